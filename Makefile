@@ -1,0 +1,54 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+# Both (re)create .venv from requirements.lock; with nothing changed that step is a no-op.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.9
+DATASET ?= fashion_mnist
+MODEL ?= cnn
+ARGS ?=
+
+# python3.10 may only exist as a pyenv version that is not active, so look there too.
+PYTHON310 ?= $(shell for p in python3.10 $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10*/bin/python3.10; do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { command -v "$$p"; break; }; done)
+
+.PHONY: venv run fetch prepare test test-real test-all bench lock compile clean
+
+venv: $(VENV)/.synced
+
+$(VENV)/.synced: requirements.lock pyproject.toml
+	@test -n "$(PYTHON310)" || { echo "error: Python 3.10 not found; install it (e.g. 'pyenv install 3.10') or pass PYTHON310=/path/to/python3.10" >&2; exit 1; }
+	@test -x $(PY) || $(PYTHON310) -m venv $(VENV)
+	@test -x $(UV) || $(PY) -m pip install -q uv==$(UV_VERSION)
+	$(UV) pip sync -q --python $(PY) requirements.lock
+	$(UV) pip install -q --python $(PY) --no-deps -e .
+	@touch $@
+
+lock:
+	$(UV) pip compile -q --python-version 3.10 --python-platform x86_64-unknown-linux-gnu requirements.in -o requirements.lock
+
+run: venv
+	$(PY) -m pipeline run --dataset $(DATASET) --model $(MODEL) $(ARGS)
+
+fetch: venv
+	$(PY) -m pipeline fetch-data --dataset $(DATASET)
+
+prepare: venv
+	$(PY) -m pipeline prepare-data --dataset $(DATASET) --output output/tfrecords/$(DATASET)
+
+test: venv
+	$(PY) -m pytest -q -m "not real_data" $(ARGS)
+
+test-real: venv
+	$(PY) -m pytest -q -m real_data $(ARGS)
+
+bench: venv
+	$(PY) bench/bench_prepare_data.py
+	$(PY) bench/bench_trainer.py
+
+compile: venv
+	$(PY) -m pipeline compile
+
+clean:
+	rm -rf output .pytest_cache

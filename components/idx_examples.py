@@ -1,0 +1,101 @@
+"""IDX -> serialized tf.Example, as a Beam PTransform.
+
+The examples are encoded straight into protobuf wire format with numpy. Every
+MNIST example has the same layout (784 image bytes, one label < 128), so the
+bytes around the payload are constant. This keeps TensorFlow out of the Beam
+workers (importing it costs ~30 s per worker process) and costs ~1 us per
+example instead of ~30 us for building `tf.train.Example` objects.
+"""
+
+from typing import Iterator, List, Tuple
+
+import apache_beam as beam
+import numpy as np
+
+from components import idx
+
+IMAGE_KEY = "image_raw"
+LABEL_KEY = "label"
+DEFAULT_CHUNK_SIZE = 5000
+# Output split -> IDX file prefix: the official files call the test split `t10k`.
+SPLIT_PREFIXES = {"train": "train", "eval": "t10k"}
+
+Chunk = Tuple[str, str, int, int]  # (images path, labels path, start, stop)
+
+
+def _varint(value: int) -> bytes:
+  out = bytearray()
+  while True:
+    byte, value = value & 0x7F, value >> 7
+    out.append(byte | (0x80 if value else 0))
+    if not value:
+      return bytes(out)
+
+
+def _len_field(field: int, payload: bytes) -> bytes:
+  """A length-delimited (wire type 2) protobuf field."""
+  return _varint(field << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _feature_entry(key: str, feature: bytes) -> bytes:
+  """One `Features.feature` map entry: {1: key, 2: Feature}."""
+  return _len_field(1, _len_field(1, key.encode()) + _len_field(2, feature))
+
+
+def _example_template() -> Tuple[bytes, bytes]:
+  """Returns (prefix, middle) so that example = prefix + image + middle + label byte."""
+  image_marker, label_marker = b"\xaa" * idx.PIXELS, b"\x07"
+  image_feature = _len_field(1, _len_field(1, image_marker))  # Feature.bytes_list
+  label_feature = _len_field(3, _len_field(1, label_marker))  # Feature.int64_list, packed
+  features = _feature_entry(IMAGE_KEY, image_feature) + _feature_entry(LABEL_KEY, label_feature)
+  example = _len_field(1, features)  # Example.features
+  start = example.index(image_marker)
+  end = start + idx.PIXELS
+  assert example.endswith(label_marker) and example.count(label_marker) == 1
+  return example[:start], example[end:-1]
+
+
+_PREFIX, _MIDDLE = _example_template()
+EXAMPLE_SIZE = len(_PREFIX) + idx.PIXELS + len(_MIDDLE) + 1
+
+
+def encode_examples(images: np.ndarray, labels: np.ndarray) -> List[bytes]:
+  """Serializes uint8 images [n, 784] and labels [n] (each < 10) as tf.Examples."""
+  n = len(labels)
+  out = np.empty((n, EXAMPLE_SIZE), dtype=np.uint8)
+  p, m = len(_PREFIX), len(_MIDDLE)
+  out[:, :p] = np.frombuffer(_PREFIX, np.uint8)
+  out[:, p:p + idx.PIXELS] = images
+  out[:, p + idx.PIXELS:-1] = np.frombuffer(_MIDDLE, np.uint8)
+  out[:, -1] = labels
+  return [row.tobytes() for row in out]
+
+
+def plan_chunks(pair: idx.IdxPair, chunk_size: int = DEFAULT_CHUNK_SIZE) -> List[Chunk]:
+  """Splits a validated pair into [start, stop) ranges that workers read independently."""
+  return [(pair.images, pair.labels, s, min(s + chunk_size, pair.count))
+          for s in range(0, pair.count, chunk_size)]
+
+
+def read_chunk(chunk: Chunk) -> Iterator[bytes]:
+  """Reads one chunk of a validated pair and yields its serialized examples."""
+  images_path, labels_path, start, stop = chunk
+  images = idx.read_images(images_path, start, stop)
+  labels = idx.read_labels(labels_path, start, stop)
+  yield from encode_examples(images, labels)
+
+
+@beam.ptransform_fn
+def IdxToExamples(  # pylint: disable=invalid-name
+    pipeline: beam.Pipeline, pair: idx.IdxPair,
+    chunk_size: int = DEFAULT_CHUNK_SIZE) -> beam.PCollection:
+  """Reads a pair checked by `idx.validate_pair` into serialized tf.Examples.
+
+  Validation happens before the pipeline is built, so a corrupt input fails
+  before any worker starts or any output is written.
+  """
+  return (pipeline
+          | "PlanChunks" >> beam.Create(plan_chunks(pair, chunk_size))
+          # Create emits one bundle; reshuffling spreads the chunks over the workers.
+          | "SpreadChunks" >> beam.Reshuffle()
+          | "ReadChunks" >> beam.FlatMap(read_chunk))

