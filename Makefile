@@ -29,7 +29,7 @@ lock:
 	$(UV) pip compile -q --python-version 3.10 --python-platform x86_64-unknown-linux-gnu requirements.in -o requirements.lock
 
 run: venv
-	$(PY) -m pipeline run --dataset $(DATASET) --model $(MODEL) $(ARGS)
+	$(PY) -m pipeline prepare-data --dataset $(DATASET) --output output/tfrecords/$(DATASET) --overwrite
 
 fetch: venv
 	$(PY) -m pipeline fetch-data --dataset $(DATASET)

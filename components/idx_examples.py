@@ -59,16 +59,20 @@ _PREFIX, _MIDDLE = _example_template()
 EXAMPLE_SIZE = len(_PREFIX) + idx.PIXELS + len(_MIDDLE) + 1
 
 
-def encode_examples(images: np.ndarray, labels: np.ndarray) -> List[bytes]:
-  """Serializes uint8 images [n, 784] and labels [n] (each < 10) as tf.Examples."""
-  n = len(labels)
-  out = np.empty((n, EXAMPLE_SIZE), dtype=np.uint8)
-  p, m = len(_PREFIX), len(_MIDDLE)
+def encode_example_rows(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
+  """Serialized tf.Examples as rows of a uint8 [n, EXAMPLE_SIZE] array."""
+  out = np.empty((len(labels), EXAMPLE_SIZE), dtype=np.uint8)
+  p = len(_PREFIX)
   out[:, :p] = np.frombuffer(_PREFIX, np.uint8)
   out[:, p:p + idx.PIXELS] = images
   out[:, p + idx.PIXELS:-1] = np.frombuffer(_MIDDLE, np.uint8)
   out[:, -1] = labels
-  return [row.tobytes() for row in out]
+  return out
+
+
+def encode_examples(images: np.ndarray, labels: np.ndarray) -> List[bytes]:
+  """Serializes uint8 images [n, 784] and labels [n] (each < 10) as tf.Examples."""
+  return [row.tobytes() for row in encode_example_rows(images, labels)]
 
 
 def plan_chunks(pair: idx.IdxPair, chunk_size: int = DEFAULT_CHUNK_SIZE) -> List[Chunk]:
@@ -77,12 +81,16 @@ def plan_chunks(pair: idx.IdxPair, chunk_size: int = DEFAULT_CHUNK_SIZE) -> List
           for s in range(0, pair.count, chunk_size)]
 
 
+def read_chunk_rows(chunk: Chunk) -> np.ndarray:
+  """Reads one chunk of a validated pair as serialized-example rows."""
+  images_path, labels_path, start, stop = chunk
+  return encode_example_rows(idx.read_images(images_path, start, stop),
+                             idx.read_labels(labels_path, start, stop))
+
+
 def read_chunk(chunk: Chunk) -> Iterator[bytes]:
   """Reads one chunk of a validated pair and yields its serialized examples."""
-  images_path, labels_path, start, stop = chunk
-  images = idx.read_images(images_path, start, stop)
-  labels = idx.read_labels(labels_path, start, stop)
-  yield from encode_examples(images, labels)
+  yield from (row.tobytes() for row in read_chunk_rows(chunk))
 
 
 @beam.ptransform_fn

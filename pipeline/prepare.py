@@ -5,21 +5,28 @@ the trainer's standalone task reads either. It is built in a sibling temporary
 directory and renamed into place only after the Beam pipeline succeeded.
 """
 
+import gzip
 import json
 import logging
 import os
 import shutil
 import tempfile
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from components import idx
-from components.idx_examples import SPLIT_PREFIXES, IdxToExamples
+from components import idx, tfrecord
+from components.idx_examples import (DEFAULT_CHUNK_SIZE, SPLIT_PREFIXES, Chunk, plan_chunks,
+                                     read_chunk_rows)
 
-# Local default: one worker process per core; any runner can be chosen through --beam-arg.
-DEFAULT_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=0")
+# Local default: one worker thread per core. zlib, CRC-32C and numpy release the
+# GIL, and threads skip the ~5 s that starting worker processes costs (measured
+# in bench/bench_prepare_data.py). Any runner can be chosen through --beam-arg.
+DEFAULT_BEAM_ARGS = ("--direct_running_mode=multi_threading", "--direct_num_workers=0")
+Shard = Tuple[str, int, int, Chunk]  # (split, index, shard count, chunk)
 
 
 def prepare_data(data_dir: str, output: str, beam_args: Sequence[str] = DEFAULT_BEAM_ARGS,
@@ -63,13 +70,40 @@ def prepare_data(data_dir: str, output: str, beam_args: Sequence[str] = DEFAULT_
   return counts
 
 
+def write_shard(shard: Shard, out_dir: str) -> str:
+  """Writes one chunk as one gzip TFRecord file; returns its path.
+
+  The name is fixed by the shard's position, so a retried bundle rewrites the
+  same file, and the file appears only once complete (temp name, then rename).
+  """
+  split, index, total, chunk = shard
+  path = FileSystems.join(out_dir, f"Split-{split}", f"data_tfrecord-{index:05d}-of-{total:05d}.gz")
+  data = gzip.compress(tfrecord.frame_rows(read_chunk_rows(chunk)), compresslevel=6)
+  with FileSystems.create(path + ".tmp", compression_type=CompressionTypes.UNCOMPRESSED) as f:
+    f.write(data)
+  FileSystems.rename([path + ".tmp"], [path])
+  return path
+
+
+def plan_shards(pairs: Dict[str, idx.IdxPair], chunk_size: int) -> List[Shard]:
+  """One shard per chunk of each split, numbered within its split."""
+  shards = []
+  for split, pair in pairs.items():
+    chunks = plan_chunks(pair, chunk_size)
+    shards += [(split, i, len(chunks), c) for i, c in enumerate(chunks)]
+  return shards
+
+
 def _run_beam(pairs: Dict[str, idx.IdxPair], out_dir: str, beam_args: List[str]) -> None:
+  # Whole chunks, not single examples, travel through Beam: per-element overhead
+  # would otherwise dominate (see bench/bench_prepare_data.py).
+  for split in pairs:
+    FileSystems.mkdirs(FileSystems.join(out_dir, f"Split-{split}"))
   with beam.Pipeline(options=PipelineOptions(beam_args)) as p:
-    for name, pair in pairs.items():
-      prefix = os.path.join(out_dir, f"Split-{name}", "data_tfrecord")
-      _ = (p
-           | f"Read[{name}]" >> IdxToExamples(pair)  # pylint: disable=no-value-for-parameter
-           | f"Write[{name}]" >> beam.io.WriteToTFRecord(prefix, file_name_suffix=".gz"))
+    _ = (p
+         | "PlanShards" >> beam.Create(plan_shards(pairs, DEFAULT_CHUNK_SIZE))
+         | "Spread" >> beam.Reshuffle()
+         | "WriteShards" >> beam.Map(write_shard, out_dir))
 
 
 def _swap_into_place(staging: str, output: str) -> None:

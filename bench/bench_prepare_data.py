@@ -1,0 +1,76 @@
+"""Benchmark: prepare-data (Beam) vs a naive single-process loop, on full Fashion-MNIST.
+
+Both paths run in this one process, back to back, on the same cached IDX files:
+  loop: parse IDX -> tf.train.Example -> tf.io.TFRecordWriter (GZIP), one process.
+  beam: pipeline.prepare.prepare_data with its default Beam args (DirectRunner,
+        multi-threading, one worker per core).
+  beam-mp: the same with --direct_running_mode=multi_processing, worker
+        start-up included.
+Prints examples/s for each and their ratio to the loop. Usage: python bench/bench_prepare_data.py
+"""
+
+import argparse
+import os
+import tempfile
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from components import idx
+from pipeline import datasets, fetch, prepare
+
+
+def naive_loop(data_dir: str, out_dir: str) -> int:
+  """The straightforward way: one tf.train.Example at a time."""
+  n = 0
+  for split, prefix in (("train", "train"), ("eval", "t10k")):
+    images_path, labels_path = idx.find_pair(data_dir, prefix)
+    images, labels = idx.read_images(images_path), idx.read_labels(labels_path)
+    os.makedirs(os.path.join(out_dir, f"Split-{split}"))
+    path = os.path.join(out_dir, f"Split-{split}", "data_tfrecord.gz")
+    with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+      for image, label in zip(images, labels):
+        example = tf.train.Example(features=tf.train.Features(feature={
+            "image_raw": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image.tobytes()])),
+            "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
+        }))
+        writer.write(example.SerializeToString())
+        n += 1
+  return n
+
+
+def _timed(fn, *args):
+  start = time.perf_counter()
+  result = fn(*args)
+  return result, time.perf_counter() - start
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--dataset", default="fashion_mnist", choices=sorted(datasets.DATASETS))
+  parser.add_argument("--repeats", type=int, default=2, help="runs of each path; best is kept")
+  args = parser.parse_args()
+  data_dir = fetch.fetch_dataset(datasets.get_dataset(args.dataset))
+  beam_args = {"beam": list(prepare.DEFAULT_BEAM_ARGS),
+               "beam-mp": ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]}
+  best = {"loop": float("inf"), "beam": float("inf"), "beam-mp": float("inf")}
+  with tempfile.TemporaryDirectory() as tmp:
+    for r in range(args.repeats):
+      n, t = _timed(naive_loop, data_dir, os.path.join(tmp, f"loop{r}"))
+      best["loop"] = min(best["loop"], t)
+      for name, beam_args_ in beam_args.items():
+        counts, t = _timed(prepare.prepare_data, data_dir, os.path.join(tmp, f"{name}{r}"),
+                           beam_args_)
+        assert sum(counts.values()) == n
+        best[name] = min(best[name], t)
+  rates = {k: n / v for k, v in best.items()}
+  print(f"dataset={args.dataset} examples={n} cores={os.cpu_count()} (best of {args.repeats})")
+  for k in best:
+    print(f"  {k:8s} {best[k]:7.2f} s  {rates[k]:10,.0f} examples/s  "
+          f"ratio to loop {rates[k] / rates['loop']:.2f}x")
+
+
+if __name__ == "__main__":
+  np.seterr(all="raise")
+  main()
