@@ -1,0 +1,67 @@
+"""The custom Estimator `model_fn`: architecture by name, Adam, accuracy metrics."""
+
+import tensorflow as tf
+from tensorflow import estimator as tf_estimator
+
+from trainer_module import models
+
+PREDICT_OUTPUT = "serving_default"
+CLASSIFY_OUTPUT = "classification"
+
+
+def _metrics(labels: tf.Tensor, classes: tf.Tensor) -> dict:
+  """Overall accuracy and the accuracy within each true class."""
+  metrics = {"accuracy": tf.compat.v1.metrics.accuracy(labels, classes)}
+  for k in range(models.NUM_CLASSES):
+    weights = tf.cast(tf.equal(labels, k), tf.float32)
+    metrics[f"accuracy/class_{k}"] = tf.compat.v1.metrics.accuracy(labels, classes, weights)
+  return metrics
+
+
+def _export_outputs(probabilities: tf.Tensor, classes: tf.Tensor) -> dict:
+  names = tf.constant([str(k) for k in range(models.NUM_CLASSES)])
+  class_names = tf.tile(tf.expand_dims(names, 0), [tf.shape(probabilities)[0], 1])
+  return {
+      PREDICT_OUTPUT: tf_estimator.export.PredictOutput(
+          {"probabilities": probabilities, "classes": classes}),
+      # Gives TF Serving's :classify REST API a signature (classes as strings + scores).
+      CLASSIFY_OUTPUT: tf_estimator.export.ClassificationOutput(
+          scores=probabilities, classes=class_names),
+  }
+
+
+def model_fn(features, labels, mode, params):
+  """Estimator model_fn.
+
+  Args:
+    features: {"pixels": float32 [N, 784] in [0, 1]}.
+    labels: int64 [N] in 0..9 (None in PREDICT).
+    mode: a `tf.estimator.ModeKeys`.
+    params: {"model": name, "learning_rate": float, "dropout": float or None}.
+
+  Returns:
+    An EstimatorSpec; dropout is active only in TRAIN.
+  """
+  architecture = models.get_model(params["model"])
+  images = tf.reshape(features["pixels"], [-1, 28, 28, 1])
+  training = mode == tf_estimator.ModeKeys.TRAIN
+  logits, activations = architecture(images, training, params.get("dropout"))
+  probabilities = tf.nn.softmax(logits, name="probabilities")
+  classes = tf.argmax(logits, axis=1, name="classes")
+  predictions = {"probabilities": probabilities, "classes": classes, "logits": logits}
+  if mode == tf_estimator.ModeKeys.PREDICT:
+    return tf_estimator.EstimatorSpec(
+        mode, predictions=predictions, export_outputs=_export_outputs(probabilities, classes))
+
+  loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels=labels, logits=logits)
+  if mode == tf_estimator.ModeKeys.EVAL:
+    return tf_estimator.EstimatorSpec(
+        mode, loss=loss, predictions=predictions, eval_metric_ops=_metrics(labels, classes))
+
+  for name, tensor in activations.items():
+    tf.compat.v1.summary.histogram(name, tensor)
+  batch_accuracy = tf.reduce_mean(tf.cast(tf.equal(classes, labels), tf.float32))
+  tf.compat.v1.summary.scalar("train_accuracy", batch_accuracy)
+  optimizer = tf.compat.v1.train.AdamOptimizer(params["learning_rate"])
+  train_op = optimizer.minimize(loss, global_step=tf.compat.v1.train.get_global_step())
+  return tf_estimator.EstimatorSpec(mode, loss=loss, train_op=train_op, predictions=predictions)
