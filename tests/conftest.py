@@ -51,3 +51,13 @@ def idx_dir(tmp_path):
   directory = str(tmp_path / "idx")
   write_dataset(directory)
   return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_tfrecords(tmp_path_factory):
+  """prepare-data output for a separable dataset: 400 train, 100 eval examples."""
+  from pipeline.prepare import prepare_data  # pylint: disable=import-outside-toplevel
+  root = tmp_path_factory.mktemp("tiny")
+  write_dataset(str(root / "idx"), n_train=400, n_eval=100, seed=3)
+  prepare_data(str(root / "idx"), str(root / "tfr"), BEAM_TEST_ARGS)
+  return str(root / "tfr")
