@@ -1,0 +1,198 @@
+"""Benchmark: the project's Estimator training path vs plain tf.keras fit, on Fashion-MNIST.
+
+For each model (cnn, vgg_like), in this one process, back to back, on the same
+gzip TFRecords (DIR/Split-train/*.gz, as `python -m pipeline prepare-data` writes):
+  estimator: trainer_module.trainer.build_estimator(HParams(model, batch_size=100,
+             learning_rate=1e-4), fresh model_dir, N) + estimator.train(make_input_fn(
+             train files, 100, training=True), max_steps=N). This is the real Trainer
+             path, so it includes its checkpoints (every N//5 steps) and summaries.
+  keras:     tf.keras.Sequential([Input((28, 28, 1))] + models.<model>_layers()), Adam 1e-4,
+             sparse categorical crossentropy from logits, model.fit for N steps on the
+             same tf.data pipeline (make_input_fn, i.e. parse_batch, reshaped to 28x28x1).
+A SessionRunHook / Keras callback timestamps the end of every step. Reported:
+  first step: from train() (estimator) / model construction (keras) to the end of step 1,
+              i.e. graph build, session or tf.function start and the first batch;
+  ex/s:       steady state, batch * (N - warmup) / (end of step N - end of step warmup);
+  med ex/s:   batch / median step time after warm-up (insensitive to checkpoint stalls);
+  GFLOP/s:    training FLOPs per example (3x forward, analytic, see FLOPS) * ex/s, and
+              its fraction of --peak-gflops (default: 2 AVX2/FMA cores * 2.45 GHz * 32).
+Usage: python bench/bench_trainer.py [--data-dir DIR] [--models cnn,vgg_like] [--steps N]
+"""
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from typing import Dict, List, Sequence, Tuple
+
+import tensorflow as tf
+from tensorflow import estimator as tf_estimator
+
+from trainer_module import models
+from trainer_module.inputs import make_input_fn, split_files
+from trainer_module.trainer import HParams, build_estimator
+
+BATCH = 100
+
+
+def conv(k: int, cin: int, cout: int, hw: int) -> int:
+  """FLOPs of a k x k conv with an hw x hw output (multiply-add = 2 FLOPs, no bias)."""
+  return 2 * k * k * cin * cout * hw * hw
+
+
+def dense(n_in: int, n_out: int) -> int:
+  """FLOPs of a dense layer (multiply-add = 2 FLOPs, no bias)."""
+  return 2 * n_in * n_out
+
+
+# Forward FLOPs per example of the conv and dense layers (pooling, bias, activations and
+# dropout are ignored: < 1%). Checked by hand:
+# cnn:      conv1 2*5*5*1*32*28*28     =  1,254,400   conv2 2*5*5*32*64*14*14 = 20,070,400
+#           dense 2*(7*7*64)*1024      =  6,422,528   logits 2*1024*10        =     20,480
+#           forward 27,767,808 (27.8 MFLOP), training ~3x = 83,303,424 (83.3 MFLOP)
+# vgg_like: conv1 2*3*3*1*32*28*28     =    451,584   conv2 2*3*3*32*64*28*28 = 28,901,376
+#           (pool2 -> 14) conv3 2*3*3*64*128*14*14 = 28,901,376
+#           (valid -> 12) conv4 2*3*3*128*256*12*12 = 84,934,656
+#           (pool3 -> 4x4x256) dense 2*4096*256 = 2,097,152   dense2 2*256*256 = 131,072
+#           logits 2*256*10 = 5,120
+#           forward 145,422,336 (145.4 MFLOP), training ~3x = 436,267,008 (436.3 MFLOP)
+# keras_flops() recomputes these from the built Keras model's shapes and must agree.
+FLOPS = {
+    "cnn": [conv(5, 1, 32, 28), conv(5, 32, 64, 14), dense(7 * 7 * 64, 1024), dense(1024, 10)],
+    "vgg_like": [conv(3, 1, 32, 28), conv(3, 32, 64, 28), conv(3, 64, 128, 14),
+                 conv(3, 128, 256, 12), dense(4 * 4 * 256, 256), dense(256, 256),
+                 dense(256, 10)],
+}
+LAYERS = {"cnn": models.cnn_layers, "vgg_like": models.vgg_like_layers}
+
+
+def keras_flops(model: tf.keras.Model) -> int:
+  """Forward FLOPs per example from a built model's Conv2D/Dense kernels and output shapes."""
+  total = 0
+  for layer in model.layers:
+    if isinstance(layer, tf.keras.layers.Conv2D):
+      _, h, w, _ = layer.output.shape
+      total += 2 * int(tf.size(layer.kernel)) * h * w
+    elif isinstance(layer, tf.keras.layers.Dense):
+      total += 2 * int(tf.size(layer.kernel))
+  return total
+
+
+class StepTimer(tf_estimator.SessionRunHook):
+  """Records time.perf_counter() after every training step."""
+
+  def __init__(self) -> None:
+    self.times: List[float] = []
+
+  def after_run(self, run_context, run_values) -> None:  # pylint: disable=unused-argument
+    self.times.append(time.perf_counter())
+
+
+class BatchTimer(tf.keras.callbacks.Callback):
+  """Records time.perf_counter() at the end of every training batch."""
+
+  def __init__(self) -> None:
+    super().__init__()
+    self.times: List[float] = []
+
+  def on_train_batch_end(self, batch, logs=None) -> None:  # pylint: disable=unused-argument
+    self.times.append(time.perf_counter())
+
+
+def summarize(start: float, times: Sequence[float], steps: int,
+              warmup: int) -> Tuple[float, float, float]:
+  """(time to first step s, steady ex/s, median-step ex/s) from end-of-step timestamps."""
+  if len(times) != steps:
+    raise RuntimeError(f"timed {len(times)} steps, expected {steps}")
+  steady = times[warmup - 1:]
+  deltas = [b - a for a, b in zip(steady, steady[1:])]
+  return (times[0] - start, BATCH * len(deltas) / (steady[-1] - steady[0]),
+          BATCH / statistics.median(deltas))
+
+
+def run_estimator(name: str, train_files: List[str], steps: int,
+                  warmup: int) -> Tuple[float, float, float]:
+  """Trains `steps` steps through trainer.build_estimator in a fresh model_dir."""
+  timer = StepTimer()
+  with tempfile.TemporaryDirectory() as model_dir:
+    estimator = build_estimator(
+        HParams(model=name, batch_size=BATCH, learning_rate=1e-4), model_dir, steps)
+    start = time.perf_counter()
+    estimator.train(make_input_fn(train_files, BATCH, training=True), max_steps=steps,
+                    hooks=[timer])
+  return summarize(start, timer.times, steps, warmup)
+
+
+def run_keras(name: str, train_files: List[str], steps: int,
+              warmup: int) -> Tuple[float, float, float]:
+  """model.fit of the same layers on the same tf.data pipeline, `steps` steps."""
+  timer = BatchTimer()
+  start = time.perf_counter()
+  model = tf.keras.Sequential([tf.keras.Input(shape=(28, 28, 1))] + LAYERS[name]())
+  if keras_flops(model) != sum(FLOPS[name]):
+    raise AssertionError(f"{name}: Keras shapes give {keras_flops(model)} FLOPs, "
+                         f"analytic {sum(FLOPS[name])}")
+  model.compile(optimizer=tf.keras.optimizers.Adam(1e-4),
+                loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+  data = make_input_fn(train_files, BATCH, training=True)().map(
+      lambda f, y: (tf.reshape(f["pixels"], [-1, 28, 28, 1]), y))
+  model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[timer])
+  return summarize(start, timer.times, steps, warmup)
+
+
+def prepare_default(tmp: str) -> str:
+  """Fetches Fashion-MNIST and writes its TFRecords under `tmp`; returns that directory."""
+  from pipeline import datasets, fetch, prepare  # pylint: disable=import-outside-toplevel
+  out = os.path.join(tmp, "tfrecords")
+  prepare.prepare_data(fetch.fetch_dataset(datasets.get_dataset("fashion_mnist")), out)
+  return out
+
+
+def report(name: str, steps: int, results: Dict[str, Tuple[float, float, float]], peak: float) -> None:
+  """Prints one model's figures, side by side."""
+  fwd = sum(FLOPS[name])
+  print(f"{name} ({steps} steps): forward {fwd / 1e6:.1f} MFLOP/example, training ~3x = "
+        f"{3 * fwd / 1e6:.1f} MFLOP/example")
+  for path, (first, rate, median_rate) in results.items():
+    gflops = 3 * fwd * rate / 1e9
+    print(f"  {path:9s} first step {first:6.2f} s  {rate:7.0f} ex/s  (median step "
+          f"{median_rate:7.0f} ex/s)  {gflops:6.1f} GFLOP/s  {gflops / peak:6.1%} of peak")
+  est, ker = results["estimator"], results["keras"]
+  print(f"  ratio estimator/keras: {est[1] / ker[1]:.2f}x ex/s "
+        f"({est[2] / ker[2]:.2f}x median), {est[0] / ker[0]:.2f}x time to first step")
+
+
+def main() -> None:
+  """Parses flags, then runs both paths for each model and prints the figures."""
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--models", default="cnn,vgg_like", help="comma-separated")
+  parser.add_argument("--steps", type=int, help="steps per model per path (overrides below)")
+  parser.add_argument("--steps-cnn", type=int, default=300)
+  parser.add_argument("--steps-vgg", type=int, default=150)
+  parser.add_argument("--warmup", type=int, default=20, help="first steps left out of ex/s")
+  parser.add_argument("--data-dir", help="prepare-data output; default: fetch + prepare")
+  parser.add_argument("--peak-gflops", type=float, default=157.0,
+                      help="fp32 peak of this CPU (default 2 cores * 2.45 GHz * 32 FLOP)")
+  args = parser.parse_args()
+  names = [n.strip() for n in args.models.split(",") if n.strip()]
+  steps = {n: args.steps or (args.steps_cnn if n == "cnn" else args.steps_vgg) for n in names}
+  for n in names:
+    if n not in LAYERS:
+      parser.error(f"unknown model {n!r}; choose from {', '.join(LAYERS)}")
+    if not 1 <= args.warmup <= steps[n] - 2:
+      parser.error(f"{n}: need 1 <= --warmup <= steps - 2, got {args.warmup}, {steps[n]}")
+  with tempfile.TemporaryDirectory() as tmp:
+    train_files = split_files(args.data_dir or prepare_default(tmp), "train")
+    print(f"batch={BATCH} warmup={args.warmup} cores={os.cpu_count()} "
+          f"peak={args.peak_gflops:.0f} GFLOP/s files={len(train_files)}")
+    for n in names:
+      results = {"estimator": run_estimator(n, train_files, steps[n], args.warmup),
+                 "keras": run_keras(n, train_files, steps[n], args.warmup)}
+      report(n, steps[n], results, args.peak_gflops)
+
+
+if __name__ == "__main__":
+  tf.get_logger().setLevel("ERROR")
+  tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
+  main()
