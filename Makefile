@@ -29,7 +29,7 @@ lock:
 	$(UV) pip compile -q --python-version 3.10 --python-platform x86_64-unknown-linux-gnu requirements.in -o requirements.lock
 
 run: venv
-	$(PY) -m pipeline prepare-data --dataset $(DATASET) --output output/tfrecords/$(DATASET) --overwrite
+	$(PY) -m pipeline run --dataset $(DATASET) --model $(MODEL) $(ARGS)
 
 fetch: venv
 	$(PY) -m pipeline fetch-data --dataset $(DATASET)
@@ -48,7 +48,7 @@ bench: venv
 	$(PY) bench/bench_trainer.py
 
 compile: venv
-	$(PY) -m pipeline compile
+	$(PY) -m pipeline compile --output pipeline.yaml
 
 clean:
 	rm -rf output .pytest_cache

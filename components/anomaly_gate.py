@@ -38,13 +38,17 @@ def describe_anomalies(anomalies_uri: str, split_names: List[str]) -> List[str]:
   return lines
 
 
-@component
-def AnomalyGate(anomalies: InputArtifact[standard_artifacts.ExampleAnomalies]) -> None:  # pylint: disable=invalid-name
-  """Raises DataAnomaliesError listing every anomaly; passes silently when there is none."""
-  splits = artifact_utils.decode_split_names(anomalies.split_names)
-  problems = describe_anomalies(anomalies.uri, splits)
+def check_anomalies(anomalies_uri: str, split_names: List[str]) -> None:
+  """Raises DataAnomaliesError listing every anomaly; returns quietly when there is none."""
+  problems = describe_anomalies(anomalies_uri, split_names)
   if problems:
     raise DataAnomaliesError(
         "ExampleValidator found anomalies; stopping before training:\n  " +
         "\n  ".join(problems) +
         "\nFix the input data, or update the schema if the change is intended.")
+
+
+@component
+def AnomalyGate(anomalies: InputArtifact[standard_artifacts.ExampleAnomalies]) -> None:  # pylint: disable=invalid-name
+  """Fails the pipeline run when ExampleValidator reported any anomaly."""
+  check_anomalies(anomalies.uri, artifact_utils.decode_split_names(anomalies.split_names))

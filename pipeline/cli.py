@@ -2,6 +2,7 @@
 
 import argparse
 import logging
+import os
 import sys
 import warnings
 from typing import List, Optional
@@ -56,7 +57,65 @@ def build_parser() -> argparse.ArgumentParser:
   prep.add_argument("--beam-arg", action="append", default=None, metavar="ARG",
                     help="Beam pipeline option, repeatable (default: DirectRunner, "
                     "multi-processing on all cores), e.g. --beam-arg=--runner=DataflowRunner")
+  run = sub.add_parser("run", help="run the whole TFX pipeline locally (BeamDagRunner)",
+                       description="ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator "
+                       "-> Trainer (Estimator) -> Evaluator (TFMA) -> Pusher, with SQLite ML "
+                       "Metadata under --output-root. Ends with a summary and a report.")
+  _dataset_arg(run, required=False)
+  _pipeline_args(run)
+  run.add_argument("--output-root", default="output",
+                   help="artifacts, metadata, pushed models and reports (default: ./output)")
+  run.add_argument("--data-dir", help="IDX directory to use instead of fetching --dataset")
+  _add_fetch_args(run)
+  run.add_argument("--beam-arg", action="append", default=None, metavar="ARG",
+                   help="Beam option for the Beam-powered components, repeatable")
+
+  comp = sub.add_parser("compile", help="compile the pipeline for Kubeflow Pipelines",
+                        description="Writes the KFP v2 pipeline spec (YAML) with "
+                        "KubeflowV2DagRunner.")
+  _dataset_arg(comp, required=False)
+  _pipeline_args(comp)
+  comp.add_argument("--output", default="pipeline.yaml", help="default: ./pipeline.yaml")
+  comp.add_argument("--image", help="container image with this project installed")
+  comp.add_argument("--output-root", help="gs:// root for artifacts and pushed models")
+  comp.add_argument("--data-root", help="gs:// directory holding the four IDX files")
   return parser
+
+
+def _pipeline_args(p: argparse.ArgumentParser) -> None:
+  """Flags shared by `run` and `compile`; unset ones take the dataset's defaults."""
+  from trainer_module.models import MODELS  # pylint: disable=import-outside-toplevel
+  p.set_defaults(dataset="fashion_mnist")
+  p.add_argument("--model", choices=sorted(MODELS), default="cnn", help="architecture")
+  p.add_argument("--train-steps", type=int, help="training batches (dataset default)")
+  p.add_argument("--eval-steps", type=int, help="batches per evaluation (default 100)")
+  p.add_argument("--batch-size", type=int, help="default 100")
+  p.add_argument("--learning-rate", type=float, help="Adam learning rate (dataset default)")
+  p.add_argument("--accuracy-threshold", type=float,
+                 help="Evaluator blesses only above this test accuracy (dataset default)")
+
+
+def _config_overrides(args: argparse.Namespace) -> dict:
+  return {"model": args.model, "train_steps": args.train_steps, "eval_steps": args.eval_steps,
+          "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+          "accuracy_threshold": args.accuracy_threshold}
+
+
+def _run(args: argparse.Namespace) -> None:
+  from pipeline import local_runner  # pylint: disable=import-outside-toplevel
+  from pipeline.configs import PipelineConfig  # pylint: disable=import-outside-toplevel
+  data_root = os.path.abspath(args.data_dir or _fetch(args))
+  config = PipelineConfig.for_dataset(
+      args.dataset, data_root=data_root, output_root=os.path.abspath(args.output_root),
+      beam_args=tuple(args.beam_arg) if args.beam_arg else None, **_config_overrides(args))
+  local_runner.run_and_report(config)
+
+
+def _compile(args: argparse.Namespace) -> None:
+  from pipeline import kubeflow_v2_runner as kfp  # pylint: disable=import-outside-toplevel
+  config = kfp.kfp_config(args.dataset, image=args.image, output_root=args.output_root,
+                          data_root=args.data_root, **_config_overrides(args))
+  print(f"wrote {kfp.compile_pipeline(config, args.output)}")
 
 
 def _fetch(args: argparse.Namespace) -> str:
@@ -89,6 +148,10 @@ def main(argv: Optional[List[str]] = None) -> None:
       print(_fetch(args))
     elif args.command == "prepare-data":
       _prepare(args)
+    elif args.command == "run":
+      _run(args)
+    elif args.command == "compile":
+      _compile(args)
   except (IdxError, FetchError, FileExistsError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)

@@ -8,6 +8,9 @@ from typing import Dict
 from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 
 from pipeline.configs import PipelineConfig
+from pipeline.datasets import get_dataset
+from pipeline.report import format_summary, write_report
+from pipeline.summary import RunSummary, summarize
 from pipeline.pipeline import create_pipeline, sqlite_metadata
 from pipeline.progress import ComponentProgress
 
@@ -31,6 +34,18 @@ def run_local(config: PipelineConfig, show_progress: bool = True) -> Dict[str, f
   with progress:
     BeamDagRunner().run(pipeline)
   return {**progress.seconds, "total": time.monotonic() - start}
+
+
+def run_and_report(config: PipelineConfig) -> RunSummary:
+  """Runs the pipeline, prints the summary and writes the markdown + PNG report."""
+  seconds = run_local(config)
+  summary = summarize(config.metadata_path)
+  class_names = get_dataset(config.dataset).class_names
+  report_dir = os.path.join(config.output_root, "reports", config.pipeline_name, summary.run_id)
+  report = write_report(summary, seconds, report_dir, class_names)
+  print(format_summary(summary, seconds, class_names))
+  print(f"report: {report} (+ report.png)")
+  return summary
 
 
 class _NullBar:

@@ -1,7 +1,7 @@
 """Shared fixtures: tiny, generated MNIST-shaped IDX datasets."""
 
 import os
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import pytest
@@ -29,8 +29,13 @@ def separable_images(labels: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 def write_dataset(directory: str, n_train: int = 40, n_eval: int = 20, gz: bool = False,
-                  seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
-  """Writes the four IDX files of a tiny separable dataset; returns (train, eval) labels."""
+                  seed: int = 0, eval_label: Optional[int] = None,
+                  image_size: int = 28) -> Tuple[np.ndarray, np.ndarray]:
+  """Writes the four IDX files of a tiny separable dataset; returns (train, eval) labels.
+
+  `eval_label` plants that (possibly invalid) label in the eval split;
+  `image_size` other than 28 writes wrongly sized train images.
+  """
   os.makedirs(directory, exist_ok=True)
   rng = np.random.default_rng(seed)
   out = []
@@ -38,8 +43,12 @@ def write_dataset(directory: str, n_train: int = 40, n_eval: int = 20, gz: bool 
     labels = (np.arange(n) % idx.NUM_CLASSES).astype(np.uint8)
     rng.shuffle(labels)
     suffix = ".gz" if gz else ""
-    idx.write_idx(os.path.join(directory, IDX_NAMES[f"{split}_images"] + suffix),
-                  separable_images(labels, seed), gz=gz)
+    images = separable_images(labels, seed)
+    if split == "eval" and eval_label is not None:
+      labels[n // 2] = eval_label
+    if split == "train" and image_size != 28:
+      images = np.zeros((n, image_size, image_size), np.uint8)
+    idx.write_idx(os.path.join(directory, IDX_NAMES[f"{split}_images"] + suffix), images, gz=gz)
     idx.write_idx(os.path.join(directory, IDX_NAMES[f"{split}_labels"] + suffix), labels, gz=gz)
     out.append(labels)
   return out[0], out[1]

@@ -1,0 +1,116 @@
+"""What a pipeline run did, read back from ML Metadata and the Evaluator's output."""
+
+import dataclasses
+from typing import Dict, List, Optional
+
+import ml_metadata as mlmd
+import numpy as np
+import tensorflow_model_analysis as tfma
+from ml_metadata.proto import metadata_store_pb2
+
+STATE_NAMES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
+ACCURACY = "sparse_categorical_accuracy"
+
+
+@dataclasses.dataclass
+class RunSummary:
+  """The facts a person wants after a run."""
+  run_id: str
+  node_states: Dict[str, str]  # Node -> COMPLETE / CACHED / FAILED ...
+  uris: Dict[str, str]  # Output artifact type -> URI, for this run.
+  accuracy: Optional[float] = None
+  per_class_accuracy: Dict[int, float] = dataclasses.field(default_factory=dict)
+  confusion: Optional[np.ndarray] = None  # [actual, predicted] counts.
+  blessed: Optional[bool] = None
+  failed_checks: List[str] = dataclasses.field(default_factory=list)  # Why not blessed.
+  pushed_to: Optional[str] = None
+
+
+def open_store(metadata_path: str) -> mlmd.MetadataStore:
+  """A store over an existing SQLite MLMD file (read-only use)."""
+  config = metadata_store_pb2.ConnectionConfig()
+  config.sqlite.filename_uri = metadata_path
+  config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE
+  return mlmd.MetadataStore(config)
+
+
+def node_executions(store: mlmd.MetadataStore) -> Dict[str, List[str]]:
+  """Node id -> states of all its executions over every run, oldest first."""
+  result = {}
+  for ctx in store.get_contexts_by_type("node"):
+    node = ctx.name.split(".", 1)[1]
+    result[node] = [STATE_NAMES[e.last_known_state]
+                    for e in sorted(store.get_executions_by_context(ctx.id), key=lambda e: e.id)]
+  return result
+
+
+def _latest_run(store: mlmd.MetadataStore) -> metadata_store_pb2.Context:
+  runs = store.get_contexts_by_type("pipeline_run")
+  if not runs:
+    raise ValueError("no pipeline run recorded in this metadata store")
+  return max(runs, key=lambda c: c.id)
+
+
+def summarize(metadata_path: str) -> RunSummary:
+  """Summarizes the latest run recorded in `metadata_path`."""
+  store = open_store(metadata_path)
+  run = _latest_run(store)
+  executions = store.get_executions_by_context(run.id)
+  by_id = {e.id: e for e in executions}
+  node_states = {}
+  for ctx in store.get_contexts_by_type("node"):
+    ids = [e.id for e in store.get_executions_by_context(ctx.id) if e.id in by_id]
+    if ids:
+      node_states[ctx.name.split(".", 1)[1]] = STATE_NAMES[by_id[max(ids)].last_known_state]
+  outputs = [ev.artifact_id for ev in store.get_events_by_execution_ids(list(by_id))
+             if ev.type == metadata_store_pb2.Event.OUTPUT]
+  types = {t.id: t.name for t in store.get_artifact_types()}
+  artifacts = {types[a.type_id]: a for a in store.get_artifacts_by_id(outputs)}
+  summary = RunSummary(run_id=run.name, node_states=node_states,
+                       uris={name: a.uri for name, a in artifacts.items()})
+  if "ModelBlessing" in artifacts:
+    summary.blessed = artifacts["ModelBlessing"].custom_properties["blessed"].int_value == 1
+  pushed = artifacts.get("PushedModel")
+  if pushed is not None and pushed.custom_properties["pushed"].int_value == 1:
+    summary.pushed_to = pushed.custom_properties["pushed_destination"].string_value
+  if "ModelEvaluation" in artifacts:
+    _read_evaluation(artifacts["ModelEvaluation"].uri, summary)
+  return summary
+
+
+def _read_evaluation(uri: str, summary: RunSummary) -> None:
+  """Fills accuracy (overall and per label) and the confusion matrix from TFMA's output."""
+  for metrics in tfma.load_metrics(uri):
+    # With a baseline, TFMA names the models "candidate" and "baseline".
+    values = {kv.key.name: kv.value.double_value.value for kv in metrics.metric_keys_and_values
+              if not kv.key.is_diff and kv.key.model_name in ("", "candidate")}
+    keys = metrics.slice_key.single_slice_keys
+    if not keys:
+      summary.accuracy = values.get(ACCURACY)
+    elif len(keys) == 1 and keys[0].column == "label":
+      summary.per_class_accuracy[int(keys[0].int64_value)] = values.get(ACCURACY)
+  for plots in tfma.load_plots(uri):
+    if plots.slice_key.single_slice_keys:
+      continue
+    for kv in plots.plot_keys_and_values:
+      if kv.key.model_name not in ("", "candidate"):
+        continue
+      matrices = kv.value.multi_class_confusion_matrix_at_thresholds.matrices
+      if matrices:
+        confusion = np.zeros((10, 10))
+        for entry in matrices[0].entries:
+          confusion[entry.actual_class_id, entry.predicted_class_id] = entry.num_weighted_examples
+        summary.confusion = confusion
+  validation = tfma.load_validation_result(uri)
+  for per_slice in validation.metric_validations_per_slice:
+    for failure in per_slice.failures:
+      kind = "change vs. baseline" if failure.metric_key.is_diff else "value"
+      summary.failed_checks.append(
+          f"{failure.metric_key.name} ({kind}) = {failure.metric_value.double_value.value:.4f} "
+          f"fails {_threshold_text(failure.metric_threshold)}")
+
+
+def _threshold_text(threshold) -> str:
+  if threshold.HasField("value_threshold"):
+    return f"lower bound {threshold.value_threshold.lower_bound.value}"
+  return f"no drop allowed vs. baseline (tolerance {threshold.change_threshold.absolute.value})"
