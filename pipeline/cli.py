@@ -132,15 +132,35 @@ def _prepare(args: argparse.Namespace) -> None:
   print(f"wrote {', '.join(f'{n} {k}' for k, n in counts.items())} examples to {args.output}")
 
 
+_OWN_LOGGERS = ("pipeline", "components", "trainer_module")
+
+
+class _QuietFilter(logging.Filter):
+  """Lets through this project's INFO lines and everyone's warnings and errors."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING or record.name.split(".")[0] in _OWN_LOGGERS
+
+
+def _setup_logging(verbose: bool) -> None:
+  """INFO reaches handlers (the progress bar reads TFX's INFO lines); the console shows
+  everything with --verbose, otherwise only this project's messages and warnings."""
+  console = logging.StreamHandler()
+  console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+  root = logging.getLogger()
+  root.setLevel(logging.DEBUG if verbose else logging.INFO)
+  root.addHandler(console)
+  if not verbose:
+    console.addFilter(_QuietFilter())
+    # TensorFlow prints through its own handler; its deprecation notices are for developers.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")
+
+
 def main(argv: Optional[List[str]] = None) -> None:
   """Entry point; exits 1 with a one-line message on expected errors."""
   args = build_parser().parse_args(argv)
-  logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                      format="%(asctime)s %(levelname)s %(message)s")
-  if not args.verbose:
-    # Beam relays every worker's INFO lines; they drown the progress that matters.
-    logging.getLogger("apache_beam").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", category=FutureWarning)
+  _setup_logging(args.verbose)
   from components.idx import IdxError  # pylint: disable=import-outside-toplevel
   from pipeline.fetch import FetchError  # pylint: disable=import-outside-toplevel
   try:
@@ -154,4 +174,11 @@ def main(argv: Optional[List[str]] = None) -> None:
       _compile(args)
   except (IdxError, FetchError, FileExistsError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
+    sys.exit(1)
+  except Exception as e:  # pylint: disable=broad-except
+    if args.command != "run":
+      raise
+    # A component failed; TFX has logged its traceback above. Say which and why, once.
+    print(f"error: pipeline run failed: {e}\n(--verbose shows every component's log)",
+          file=sys.stderr)
     sys.exit(1)

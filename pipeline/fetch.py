@@ -16,6 +16,8 @@ from typing import Dict, List, Optional, Sequence
 from pipeline.datasets import ROLES, DatasetSpec
 from pipeline.sources import Source, default_sources
 
+_LOG = logging.getLogger(__name__)
+
 _CHUNK = 1 << 20
 
 
@@ -109,7 +111,7 @@ def fetch_dataset(spec: DatasetSpec, cache_dir: Optional[str] = None,
   cache_dir = cache_dir or default_cache_dir()
   target = os.path.dirname(cached_files(spec, cache_dir)[ROLES[0]])
   if is_cached(spec, cache_dir):
-    logging.info("%s: verified copy already in %s", spec.name, target)
+    _LOG.info("%s: verified copy already in %s", spec.name, target)
     return target
   failures: List[str] = []
   for source in sources if sources is not None else default_sources(spec, data_dir):
@@ -118,10 +120,10 @@ def fetch_dataset(spec: DatasetSpec, cache_dir: Optional[str] = None,
     except Exception as e:  # pylint: disable=broad-except
       # One line per failed source, then on to the next one.
       line = f"{source.describe()}: {type(e).__name__}: {e}"
-      logging.warning("source failed, trying the next one: %s", line)
+      _LOG.warning("source failed, trying the next one: %s", line)
       failures.append(line)
       continue
-    logging.info("%s: fetched and verified from %s into %s", spec.name, source.describe(), target)
+    _LOG.info("%s: fetched and verified from %s into %s", spec.name, source.describe(), target)
     return target
   raise FetchError(
       f"could not fetch {spec.name}: every source failed:\n  " + "\n  ".join(failures) +

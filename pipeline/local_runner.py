@@ -14,6 +14,8 @@ from pipeline.summary import RunSummary, summarize
 from pipeline.pipeline import create_pipeline, sqlite_metadata
 from pipeline.progress import ComponentProgress
 
+_LOG = logging.getLogger(__name__)
+
 
 def run_local(config: PipelineConfig, show_progress: bool = True) -> Dict[str, float]:
   """Runs `config`'s pipeline to completion; returns wall seconds per component (and total).
@@ -25,7 +27,8 @@ def run_local(config: PipelineConfig, show_progress: bool = True) -> Dict[str, f
     raise ValueError("config.data_root is empty: give the directory of the four IDX files")
   os.makedirs(os.path.dirname(config.metadata_path), exist_ok=True)
   pipeline = create_pipeline(config, sqlite_metadata(config.metadata_path))
-  logging.info("running %s with %d components; artifacts under %s", pipeline.pipeline_info.pipeline_name,
+  _LOG.info("running %s with %d components; artifacts under %s",
+            pipeline.pipeline_info.pipeline_name,
                len(pipeline.components), config.resolved_pipeline_root)
   start = time.monotonic()
   progress = ComponentProgress(len(pipeline.components))

@@ -20,6 +20,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from components import idx, tfrecord
 from components.idx_examples import (DEFAULT_CHUNK_SIZE, SPLIT_PREFIXES, Chunk, plan_chunks,
+
+_LOG = logging.getLogger(__name__)
                                      read_chunk_rows)
 
 # Local default: one worker thread per core. zlib, CRC-32C and numpy release the
@@ -66,7 +68,7 @@ def prepare_data(data_dir: str, output: str, beam_args: Sequence[str] = DEFAULT_
   except BaseException:
     shutil.rmtree(staging, ignore_errors=True)
     raise
-  logging.info("wrote %s to %s", counts, output)
+  _LOG.info("wrote %s to %s", counts, output)
   return counts
 
 

@@ -11,6 +11,8 @@ from trainer_module.export import export_serving_model
 from trainer_module.inputs import make_input_fn
 from trainer_module.model_fn import model_fn
 
+_LOG = logging.getLogger(__name__)
+
 
 @dataclasses.dataclass(frozen=True)
 class HParams:
@@ -81,5 +83,5 @@ def train_and_export(hparams: HParams, train_files: Sequence[str], eval_files: S
       throttle_secs=0, start_delay_secs=0)
   metrics, _ = tf_estimator.train_and_evaluate(estimator, train_spec, eval_spec)
   export_serving_model(estimator, export_dir)
-  logging.info("exported %s to %s; final eval %s", hparams.model, export_dir, metrics)
+  _LOG.info("exported %s to %s; final eval %s", hparams.model, export_dir, metrics)
   return {k: float(v) for k, v in (metrics or {}).items()}
