@@ -20,9 +20,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from components import idx, tfrecord
 from components.idx_examples import (DEFAULT_CHUNK_SIZE, SPLIT_PREFIXES, Chunk, plan_chunks,
+                                     read_chunk_rows)
 
 _LOG = logging.getLogger(__name__)
-                                     read_chunk_rows)
 
 # Local default: one worker thread per core. zlib, CRC-32C and numpy release the
 # GIL, and threads skip the ~5 s that starting worker processes costs (measured
