@@ -133,13 +133,17 @@ def _prepare(args: argparse.Namespace) -> None:
 
 
 _OWN_LOGGERS = ("pipeline", "components", "trainer_module")
+# Warnings TFX/Beam print on every local run that call for no action.
+_NOISE = ("ArtifactQuery.property_predicate is not supported", "Couldn't find python-snappy")
 
 
 class _QuietFilter(logging.Filter):
   """Lets through this project's INFO lines and everyone's warnings and errors."""
 
   def filter(self, record: logging.LogRecord) -> bool:
-    return record.levelno >= logging.WARNING or record.name.split(".")[0] in _OWN_LOGGERS
+    if record.name.split(".")[0] in _OWN_LOGGERS:
+      return True
+    return record.levelno >= logging.WARNING and not record.getMessage().startswith(_NOISE)
 
 
 def _setup_logging(verbose: bool) -> None:
