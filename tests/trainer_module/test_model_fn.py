@@ -53,3 +53,8 @@ def test_zero_dropout_makes_training_forward_deterministic():
 def test_unknown_model_is_named():
   with pytest.raises(ValueError, match="unknown model 'resnet'; choose one of: cnn, cnn_tf_layers, vgg_like"):
     _run_twice("resnet", tf_estimator.ModeKeys.PREDICT)
+
+
+def test_lightweight_names_match_the_registry():
+  from trainer_module import MODEL_NAMES  # pylint: disable=import-outside-toplevel
+  assert sorted(MODEL_NAMES) == sorted(models.MODELS)
