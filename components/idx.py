@@ -66,8 +66,8 @@ def _payload_length(stream: BinaryIO, path: str) -> int:
   return total
 
 
-def _check_file(path: str, magic: int) -> Tuple[int, int]:
-  """Validates one IDX file's header and length; returns (count, header size)."""
+def _check_file(path: str, magic: int) -> int:
+  """Validates one IDX file's header and length; returns its record count."""
   is_images = magic == IMAGES_MAGIC
   kind = "images" if is_images else "labels"
   header_size = 16 if is_images else 8
@@ -88,7 +88,7 @@ def _check_file(path: str, magic: int) -> Tuple[int, int]:
     raise IdxError(
         f"{path}: header says {count} {kind} ({count * record} bytes) but the file "
         f"holds {length} bytes after the header: truncated or padded")
-  return count, header_size
+  return count
 
 
 def read_labels(path: str, start: int = 0, stop: int = -1) -> np.ndarray:
@@ -120,8 +120,8 @@ def validate_pair(images: str, labels: str) -> IdxPair:
   Raises:
     IdxError: naming the file and the problem.
   """
-  n_images, _ = _check_file(images, IMAGES_MAGIC)
-  n_labels, _ = _check_file(labels, LABELS_MAGIC)
+  n_images = _check_file(images, IMAGES_MAGIC)
+  n_labels = _check_file(labels, LABELS_MAGIC)
   if n_images != n_labels:
     raise IdxError(f"{images} holds {n_images} images but {labels} holds {n_labels} labels")
   values = read_labels(labels)

@@ -6,6 +6,7 @@ import time
 from typing import Dict
 
 from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
+from tqdm import tqdm
 
 from pipeline.configs import PipelineConfig
 from pipeline.datasets import get_dataset
@@ -28,13 +29,11 @@ def run_local(config: PipelineConfig, show_progress: bool = True) -> Dict[str, f
   os.makedirs(os.path.dirname(config.metadata_path), exist_ok=True)
   pipeline = create_pipeline(config, sqlite_metadata(config.metadata_path))
   _LOG.info("running %s with %d components; artifacts under %s",
-            pipeline.pipeline_info.pipeline_name,
-               len(pipeline.components), config.resolved_pipeline_root)
+            pipeline.pipeline_info.pipeline_name, len(pipeline.components),
+            config.resolved_pipeline_root)
   start = time.monotonic()
-  progress = ComponentProgress(len(pipeline.components))
-  if not show_progress:
-    progress.bar = _NullBar()
-  with progress:
+  bar = None if show_progress else tqdm(disable=True)
+  with ComponentProgress(len(pipeline.components), bar) as progress:
     BeamDagRunner().run(pipeline)
   return {**progress.seconds, "total": time.monotonic() - start}
 
@@ -49,19 +48,3 @@ def run_and_report(config: PipelineConfig) -> RunSummary:
   print(format_summary(summary, seconds, class_names))
   print(f"report: {report} (+ report.png)")
   return summary
-
-
-class _NullBar:
-  """Stands in for tqdm when progress is not shown (tests)."""
-
-  def set_description(self, *_):
-    pass
-
-  def update(self, *_):
-    pass
-
-  def write(self, *_):
-    pass
-
-  def close(self):
-    pass
