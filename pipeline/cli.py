@@ -170,10 +170,14 @@ def _setup_logging(verbose: bool) -> None:
     warnings.filterwarnings("ignore")
 
 
-def main(argv: Optional[List[str]] = None) -> None:
-  """Entry point; exits 1 with a one-line message on expected errors."""
+def main(argv: Optional[List[str]] = None, configure_logging: bool = False) -> None:
+  """Entry point; exits 1 with a one-line message on expected errors.
+
+  `configure_logging` is for `__main__` only: a library caller keeps its own logging.
+  """
   args = build_parser().parse_args(argv)
-  _setup_logging(args.verbose)
+  if configure_logging:
+    _setup_logging(args.verbose)
   from components.idx import IdxError  # pylint: disable=import-outside-toplevel
   from pipeline.fetch import FetchError  # pylint: disable=import-outside-toplevel
   try:

@@ -7,6 +7,7 @@ returned local path may hold the raw or the gzipped bytes.
 
 import contextlib
 import glob
+import logging
 import os
 import subprocess
 import tarfile
@@ -17,6 +18,7 @@ from tqdm import tqdm
 
 from pipeline.datasets import DatasetSpec
 
+_LOG = logging.getLogger(__name__)
 Getter = Callable[[str], str]
 _CHUNK = 1 << 20
 
@@ -122,7 +124,15 @@ class DebianSource(_PackageSource):
   kind = "Debian"
 
   def _unpack(self, tmp: str) -> str:
-    _run(["apt-get", "download", self.package], cwd=tmp)
+    try:
+      _run(["apt-get", "download", self.package], cwd=tmp)
+    except RuntimeError as e:
+      # A fresh machine may have no package lists yet; as root we can fetch them once.
+      if "Unable to locate package" not in str(e) or os.geteuid() != 0:
+        raise
+      _LOG.info("apt has no list of %s yet; running `apt-get update` once", self.package)
+      _run(["apt-get", "update", "-qq"], cwd=tmp)
+      _run(["apt-get", "download", self.package], cwd=tmp)
     _run(["dpkg", "-x", glob.glob(os.path.join(tmp, "*.deb"))[0], "root"], cwd=tmp)
     return os.path.join(tmp, "root")
 
