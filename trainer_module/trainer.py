@@ -2,8 +2,10 @@
 
 import dataclasses
 import logging
+import time
 from typing import Any, Dict, Mapping, Optional, Sequence
 
+import tensorflow as tf
 from tensorflow import estimator as tf_estimator
 
 from trainer_module import models
@@ -47,6 +49,33 @@ class HParams:
     return {"model": self.model, "learning_rate": self.learning_rate, "dropout": self.dropout}
 
 
+class TrainingProgress(tf_estimator.SessionRunHook):
+  """Logs "step N/total, loss" about ten times a run, through this module's logger.
+
+  TensorFlow's own step logging is silenced in the default CLI output, and the
+  Trainer is the longest component: this keeps its progress visible.
+  """
+
+  def __init__(self, total_steps: int):
+    self.total_steps = total_steps
+    self.every = max(1, total_steps // 10)
+    self._start = 0.0
+
+  def begin(self) -> None:
+    self._fetches = {"step": tf.compat.v1.train.get_global_step(),
+                     "loss": tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.LOSSES)[-1]}
+    self._start = time.monotonic()
+
+  def before_run(self, run_context):  # pylint: disable=unused-argument
+    return tf_estimator.SessionRunArgs(self._fetches)
+
+  def after_run(self, run_context, run_values) -> None:  # pylint: disable=unused-argument
+    step = int(run_values.results["step"]) + 1  # Fetched before this step's increment.
+    if step % self.every == 0 or step == self.total_steps:
+      _LOG.info("training step %d/%d, loss %.4f, %.0f s", step, self.total_steps,
+                run_values.results["loss"], time.monotonic() - self._start)
+
+
 def check_steps(train_steps: int, eval_steps: int) -> None:
   """Raises ValueError before any training if a step count is not positive."""
   for name, value in (("train_steps", train_steps), ("eval_steps", eval_steps)):
@@ -77,7 +106,8 @@ def train_and_export(hparams: HParams, train_files: Sequence[str], eval_files: S
   check_steps(train_steps, eval_steps)
   estimator = build_estimator(hparams, model_dir, train_steps)
   train_spec = tf_estimator.TrainSpec(
-      make_input_fn(train_files, hparams.batch_size, training=True), max_steps=train_steps)
+      make_input_fn(train_files, hparams.batch_size, training=True), max_steps=train_steps,
+      hooks=[TrainingProgress(train_steps)])
   eval_spec = tf_estimator.EvalSpec(
       make_input_fn(eval_files, hparams.batch_size, training=False), steps=eval_steps,
       throttle_secs=0, start_delay_secs=0)

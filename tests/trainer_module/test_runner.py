@@ -2,6 +2,7 @@
 
 import glob
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -40,7 +41,17 @@ def run_trainer(examples_dir, out_dir, train_steps=80, eval_steps=5, custom_conf
 
 @pytest.fixture(scope="module")
 def trained(tiny_tfrecords, tmp_path_factory):
-  return run_trainer(tiny_tfrecords, str(tmp_path_factory.mktemp("trained")))
+  logger = logging.getLogger("trainer_module.trainer")
+  records = []
+  handler = logging.Handler(logging.INFO)
+  handler.emit = lambda record: records.append(record.getMessage())
+  logger.addHandler(handler)
+  logger.setLevel(logging.INFO)
+  try:
+    dirs = run_trainer(tiny_tfrecords, str(tmp_path_factory.mktemp("trained")))
+  finally:
+    logger.removeHandler(handler)
+  return dirs + (records,)
 
 
 def _scalars(directory, tag):
@@ -60,8 +71,13 @@ def _eval_examples(tfrecord_dir):
   return tf.constant(serialized), pixels, parsed["label"].numpy()
 
 
+def test_training_reports_its_progress(trained):
+  progress = [m for m in trained[2] if m.startswith("training step")]
+  assert [m.split(",")[0] for m in progress] == [f"training step {s}/80" for s in range(8, 81, 8)]
+
+
 def test_training_learns_and_logs_for_tensorboard(trained):
-  _, model_run = trained
+  _, model_run, _ = trained
   losses = _scalars(model_run, "loss")
   assert len(losses) >= 3 and losses[-1] < losses[0] / 2
   accuracy = _scalars(os.path.join(model_run, "eval"), "accuracy")
