@@ -7,6 +7,8 @@ import sys
 import warnings
 from typing import List, Optional
 
+from tqdm import tqdm
+
 from pipeline import datasets
 from trainer_module import MODEL_NAMES
 
@@ -155,10 +157,20 @@ class _QuietFilter(logging.Filter):
     return record.levelno >= logging.WARNING and not record.getMessage().startswith(_NOISE)
 
 
+class _TqdmConsole(logging.StreamHandler):
+  """Writes log lines above any progress bar instead of through it."""
+
+  def emit(self, record: logging.LogRecord) -> None:
+    try:
+      tqdm.write(self.format(record), file=sys.stderr)
+    except Exception:  # pylint: disable=broad-except
+      self.handleError(record)
+
+
 def _setup_logging(verbose: bool) -> None:
   """INFO reaches handlers (the progress bar reads TFX's INFO lines); the console shows
   everything with --verbose, otherwise only this project's messages and warnings."""
-  console = logging.StreamHandler()
+  console = _TqdmConsole()
   console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
   root = logging.getLogger()
   root.setLevel(logging.DEBUG if verbose else logging.INFO)
