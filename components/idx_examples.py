@@ -3,8 +3,9 @@
 The examples are encoded straight into protobuf wire format with numpy. Every
 MNIST example has the same layout (784 image bytes, one label < 128), so the
 bytes around the payload are constant. This keeps TensorFlow out of the Beam
-workers (importing it costs ~30 s per worker process) and costs ~1 us per
-example instead of ~30 us for building `tf.train.Example` objects.
+workers (importing it costs seconds per worker process), and encoding 60,000
+examples took 0.19 s here; bench/bench_prepare_data.py compares the whole path
+with building `tf.train.Example` objects one by one.
 """
 
 from typing import Iterator, List, Tuple
