@@ -9,7 +9,7 @@ import os
 from typing import Any, Dict, Optional, Tuple
 
 from pipeline.datasets import get_dataset
-from trainer_module.models import get_model
+from trainer_module import check_model_name
 
 # In-process DirectRunner for the local pipeline's Beam components. Measured on
 # 2 cores (README): multi-processing workers each import TensorFlow/TFDV before
@@ -55,7 +55,7 @@ class PipelineConfig:
 
   def __post_init__(self):
     get_dataset(self.dataset)
-    get_model(self.model)  # Unknown names fail here, not minutes later in the Trainer.
+    check_model_name(self.model)  # Fails here, not minutes later in the Trainer.
     for name in ("train_steps", "eval_steps", "batch_size"):
       if getattr(self, name) <= 0:
         raise ValueError(f"{name} must be positive, got {getattr(self, name)}")

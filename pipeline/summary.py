@@ -27,21 +27,24 @@ class RunSummary:
 
 
 def open_store(metadata_path: str) -> mlmd.MetadataStore:
-  """A store over an existing SQLite MLMD file (read-only use)."""
+  """A read-only store over an existing SQLite MLMD file."""
   config = metadata_store_pb2.ConnectionConfig()
   config.sqlite.filename_uri = metadata_path
-  config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE
+  config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
   return mlmd.MetadataStore(config)
+
+
+def _executions_by_node(store: mlmd.MetadataStore) -> Dict[str, list]:
+  """Node id -> its executions over every run, oldest first."""
+  return {ctx.name.split(".", 1)[1]: sorted(store.get_executions_by_context(ctx.id),
+                                            key=lambda e: e.id)
+          for ctx in store.get_contexts_by_type("node")}
 
 
 def node_executions(store: mlmd.MetadataStore) -> Dict[str, List[str]]:
   """Node id -> states of all its executions over every run, oldest first."""
-  result = {}
-  for ctx in store.get_contexts_by_type("node"):
-    node = ctx.name.split(".", 1)[1]
-    result[node] = [STATE_NAMES[e.last_known_state]
-                    for e in sorted(store.get_executions_by_context(ctx.id), key=lambda e: e.id)]
-  return result
+  return {node: [STATE_NAMES[e.last_known_state] for e in executions]
+          for node, executions in _executions_by_node(store).items()}
 
 
 def _latest_run(store: mlmd.MetadataStore) -> metadata_store_pb2.Context:
@@ -55,14 +58,13 @@ def summarize(metadata_path: str) -> RunSummary:
   """Summarizes the latest run recorded in `metadata_path`."""
   store = open_store(metadata_path)
   run = _latest_run(store)
-  executions = store.get_executions_by_context(run.id)
-  by_id = {e.id: e for e in executions}
+  in_run = {e.id for e in store.get_executions_by_context(run.id)}
   node_states = {}
-  for ctx in store.get_contexts_by_type("node"):
-    ids = [e.id for e in store.get_executions_by_context(ctx.id) if e.id in by_id]
-    if ids:
-      node_states[ctx.name.split(".", 1)[1]] = STATE_NAMES[by_id[max(ids)].last_known_state]
-  outputs = [ev.artifact_id for ev in store.get_events_by_execution_ids(list(by_id))
+  for node, executions in _executions_by_node(store).items():
+    mine = [e for e in executions if e.id in in_run]
+    if mine:
+      node_states[node] = STATE_NAMES[mine[-1].last_known_state]
+  outputs = [ev.artifact_id for ev in store.get_events_by_execution_ids(list(in_run))
              if ev.type == metadata_store_pb2.Event.OUTPUT]
   types = {t.id: t.name for t in store.get_artifact_types()}
   artifacts = {types[a.type_id]: a for a in store.get_artifacts_by_id(outputs)}

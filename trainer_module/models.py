@@ -11,6 +11,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import tensorflow as tf
 
+from trainer_module import check_model_name
+
 NUM_CLASSES = 10
 Activations = Dict[str, tf.Tensor]
 Architecture = Callable[[tf.Tensor, bool, Optional[float]], Tuple[tf.Tensor, Activations]]
@@ -103,8 +105,4 @@ def _rate(name: str, dropout: Optional[float]) -> float:
 
 def get_model(name: str) -> Architecture:
   """The architecture called `name`; ValueError naming the choices otherwise."""
-  try:
-    return MODELS[name]
-  except KeyError:
-    raise ValueError(
-        f"unknown model {name!r}; choose one of: {', '.join(sorted(MODELS))}") from None
+  return MODELS[check_model_name(name)]

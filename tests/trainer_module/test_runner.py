@@ -15,6 +15,7 @@ from tfx.proto import trainer_pb2
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs as specs
 from tfx.utils import proto_utils
 
+from pipeline.report import read_scalars
 from trainer_module.features import FEATURE_SPEC
 
 HPARAMS = {"model": "cnn", "learning_rate": 1e-3, "batch_size": 20}
@@ -55,12 +56,7 @@ def trained(tiny_tfrecords, tmp_path_factory):
 
 
 def _scalars(directory, tag):
-  values = []
-  for path in sorted(glob.glob(os.path.join(directory, "events.out.tfevents.*"))):
-    for event in tf.compat.v1.train.summary_iterator(path):
-      values += [(event.step, tf.make_ndarray(v.tensor) if v.HasField("tensor") else v.simple_value)
-                 for v in event.summary.value if v.tag == tag]
-  return [float(v) for _, v in sorted(values)]
+  return [value for _, value in read_scalars(directory, tag)]
 
 
 def _eval_examples(tfrecord_dir):
