@@ -2,7 +2,7 @@
 
 Both paths run in this one process, back to back, on the same cached IDX files:
   loop: parse IDX -> tf.train.Example -> tf.io.TFRecordWriter (GZIP), one process.
-  beam: pipeline.prepare.prepare_data with its default Beam args (DirectRunner,
+  beam: pipeline.data.prepare.prepare_data with its default Beam args (DirectRunner,
         multi-threading, one worker per core).
   beam-mp: the same with --direct_running_mode=multi_processing, worker
         start-up included.
@@ -17,23 +17,23 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from components import idx
-from pipeline import datasets, fetch, prepare
+from pipeline.data import contract, datasets, fetch, idx, prepare
 
 
 def naive_loop(data_dir: str, out_dir: str) -> int:
   """The straightforward way: one tf.train.Example at a time."""
   n = 0
-  for split, prefix in (("train", "train"), ("eval", "t10k")):
-    images_path, labels_path = idx.find_pair(data_dir, prefix)
-    images, labels = idx.read_images(images_path), idx.read_labels(labels_path)
+  for split, pair in zip(contract.SPLITS, idx.validate_dir(data_dir)):
+    images, labels = idx.read_images(pair.images), idx.read_labels(pair.labels)
     os.makedirs(os.path.join(out_dir, f"Split-{split}"))
     path = os.path.join(out_dir, f"Split-{split}", "data_tfrecord.gz")
     with tf.io.TFRecordWriter(path, options="GZIP") as writer:
       for image, label in zip(images, labels):
         example = tf.train.Example(features=tf.train.Features(feature={
-            "image_raw": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image.tobytes()])),
-            "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
+            contract.IMAGE_KEY: tf.train.Feature(
+                bytes_list=tf.train.BytesList(value=[image.tobytes()])),
+            contract.LABEL_KEY: tf.train.Feature(
+                int64_list=tf.train.Int64List(value=[int(label)])),
         }))
         writer.write(example.SerializeToString())
         n += 1

@@ -2,11 +2,12 @@
 
 For each model (cnn, vgg_like), in this one process, back to back, on the same
 gzip TFRecords (DIR/Split-train/*.gz, as `python -m pipeline prepare-data` writes):
-  estimator: trainer_module.trainer.build_estimator(HParams(model, batch_size=100,
-             learning_rate=1e-4), fresh model_dir, N) + estimator.train(make_input_fn(
+  estimator: trainer_module.trainer.build_estimator(HParams(N, model, batch_size=100),
+             fresh model_dir) + estimator.train(make_input_fn(
              train files, 100, training=True), max_steps=N). This is the real Trainer
              path, so it includes its checkpoints (every N//5 steps) and summaries.
-  keras:     tf.keras.Sequential([Input((28, 28, 1))] + models.<model>_layers()), Adam 1e-4,
+  keras:     tf.keras.Sequential([Input((28, 28, 1))] + models.<model>_layers()), Adam at
+             the trainer's default learning rate,
              sparse categorical crossentropy from logits, model.fit for N steps on the
              same tf.data pipeline (make_input_fn, i.e. parse_batch, reshaped to 28x28x1).
 A SessionRunHook / Keras callback timestamps the end of every step. Reported:
@@ -31,7 +32,8 @@ from tensorflow import estimator as tf_estimator
 
 from trainer_module import models
 from trainer_module.inputs import make_input_fn, split_files
-from trainer_module.trainer import HParams, build_estimator
+from trainer_module.hparams import HParams
+from trainer_module.trainer import build_estimator
 
 BATCH = 100
 
@@ -116,8 +118,8 @@ def run_estimator(name: str, train_files: List[str], steps: int,
   """Trains `steps` steps through trainer.build_estimator in a fresh model_dir."""
   timer = StepTimer()
   with tempfile.TemporaryDirectory() as model_dir:
-    estimator = build_estimator(
-        HParams(model=name, batch_size=BATCH, learning_rate=1e-4), model_dir, steps)
+    estimator = build_estimator(HParams(train_steps=steps, model=name, batch_size=BATCH),
+                                model_dir)
     start = time.perf_counter()
     estimator.train(make_input_fn(train_files, BATCH, training=True), max_steps=steps,
                     hooks=[timer])
@@ -133,7 +135,8 @@ def run_keras(name: str, train_files: List[str], steps: int,
   if keras_flops(model) != sum(FLOPS[name]):
     raise AssertionError(f"{name}: Keras shapes give {keras_flops(model)} FLOPs, "
                          f"analytic {sum(FLOPS[name])}")
-  model.compile(optimizer=tf.keras.optimizers.Adam(1e-4),
+  learning_rate = HParams(train_steps=steps).learning_rate  # The trainer's default.
+  model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate),
                 loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
   data = make_input_fn(train_files, BATCH, training=True)().map(
       lambda f, y: (tf.reshape(f["pixels"], [-1, 28, 28, 1]), y))
@@ -143,7 +146,7 @@ def run_keras(name: str, train_files: List[str], steps: int,
 
 def prepare_default(tmp: str) -> str:
   """Fetches Fashion-MNIST and writes its TFRecords under `tmp`; returns that directory."""
-  from pipeline import datasets, fetch, prepare  # pylint: disable=import-outside-toplevel
+  from pipeline.data import datasets, fetch, prepare  # pylint: disable=import-outside-toplevel
   out = os.path.join(tmp, "tfrecords")
   prepare.prepare_data(fetch.fetch_dataset(datasets.get_dataset("fashion_mnist")), out)
   return out

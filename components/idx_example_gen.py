@@ -1,9 +1,8 @@
 """A TFX ExampleGen that reads MNIST-style IDX files.
 
-Use it through `FileBasedExampleGen`; see `make_idx_example_gen`. Each input
-split's pattern is `<prefix>-*-ubyte*` (prefix `train` or `t10k`): TFX fingerprints
-the files it matches for caching, and the executor reads the `<prefix>-images*` /
-`<prefix>-labels*` pair inside `input_base`.
+Use it through `FileBasedExampleGen`; see `make_idx_example_gen`. Each split's
+pattern (`train-*-ubyte*`, `t10k-*-ubyte*`, relative to `input_base`) matches exactly
+its images/labels pair: TFX fingerprints those files for caching, and the executor reads them.
 """
 
 from typing import Any, Dict
@@ -13,18 +12,19 @@ from tfx.components import FileBasedExampleGen
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
+from tfx.types import standard_component_specs
 
-from components import idx
-from components.idx_examples import SPLIT_PREFIXES, IdxToExamples
+from pipeline.data import contract, files, idx
+from pipeline.data.examples import IdxToExamples
 
 
 @beam.ptransform_fn
 def _IdxToExample(  # pylint: disable=invalid-name
     pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
     split_pattern: str) -> beam.PCollection:
-  """Reads the IDX pair selected by `split_pattern` into serialized tf.Examples."""
-  prefix = split_pattern.split("-", 1)[0]
-  pair = idx.validate_pair(*idx.find_pair(exec_properties["input_base"], prefix))
+  """Reads the IDX pair that `split_pattern` matches in `input_base` into tf.Examples."""
+  input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+  pair = idx.pair_from_pattern(files.join(input_base, split_pattern))
   return pipeline | "IdxToExamples" >> IdxToExamples(pair)  # pylint: disable=no-value-for-parameter
 
 
@@ -35,11 +35,11 @@ class Executor(BaseExampleGenExecutor):
     return _IdxToExample
 
 
-def make_idx_example_gen(input_base: str) -> FileBasedExampleGen:
-  """An ExampleGen emitting `train` (60k) and `eval` (10k) splits from `input_base`."""
-  splits = [example_gen_pb2.Input.Split(name=name, pattern=f"{prefix}-*-ubyte*")
-            for name, prefix in SPLIT_PREFIXES.items()]
+def make_idx_example_gen(data_dir: str) -> FileBasedExampleGen:
+  """An ExampleGen emitting the contract's splits (train 60k, eval 10k) from `data_dir`."""
+  splits = [example_gen_pb2.Input.Split(name=split, pattern=contract.idx_split_glob(split))
+            for split in contract.SPLITS]
   return FileBasedExampleGen(
-      input_base=input_base,
+      input_base=data_dir,
       input_config=example_gen_pb2.Input(splits=splits),
       custom_executor_spec=executor_spec.BeamExecutorSpec(Executor))

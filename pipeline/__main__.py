@@ -21,4 +21,4 @@ if __name__ == "__main__":
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   sys.unraisablehook = _drop_tf_teardown_noise
   from pipeline.cli import main
-  main(configure_logging=True)
+  main(as_program=True)

@@ -5,14 +5,13 @@ from typing import Optional
 
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
-from tfx.orchestration import metadata
 
 from components.anomaly_gate import AnomalyGate
 from components.idx_example_gen import make_idx_example_gen
-from pipeline.configs import PipelineConfig
+from pipeline.config import PipelineConfig
+from pipeline.data.contract import LABEL_KEY
 
 RUN_FN = "trainer_module.runner.run_fn"
-LABEL_KEY = "label"
 
 
 def make_eval_config(accuracy_threshold: float) -> tfma.EvalConfig:
@@ -40,7 +39,7 @@ def make_eval_config(accuracy_threshold: float) -> tfma.EvalConfig:
 def create_pipeline(config: PipelineConfig,
                     metadata_connection_config: Optional[object] = None) -> tfx.dsl.Pipeline:
   """The whole pipeline for `config`; pure: builds objects, runs nothing."""
-  example_gen = make_idx_example_gen(config.data_root)
+  example_gen = make_idx_example_gen(config.data_dir)
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
   schema_gen = tfx.components.SchemaGen(
       statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True)
@@ -51,9 +50,9 @@ def create_pipeline(config: PipelineConfig,
   trainer = tfx.components.Trainer(
       run_fn=RUN_FN,
       examples=example_gen.outputs["examples"],
-      train_args=tfx.proto.TrainArgs(num_steps=config.train_steps),
-      eval_args=tfx.proto.EvalArgs(num_steps=config.eval_steps),
-      custom_config=config.hyperparameters())
+      train_args=tfx.proto.TrainArgs(num_steps=config.hparams.train_steps),
+      eval_args=tfx.proto.EvalArgs(num_steps=config.hparams.eval_steps),
+      custom_config=config.hparams.to_custom_config())
   trainer.add_upstream_node(anomaly_gate)  # No training on data with anomalies.
 
   baseline = tfx.dsl.Resolver(
@@ -71,18 +70,14 @@ def create_pipeline(config: PipelineConfig,
       model_blessing=evaluator.outputs["blessing"],
       push_destination=tfx.proto.PushDestination(
           filesystem=tfx.proto.PushDestination.Filesystem(
-              base_directory=config.serving_model_dir)))
+              base_directory=config.serving_dir)))
 
   return tfx.dsl.Pipeline(
       pipeline_name=config.pipeline_name,
-      pipeline_root=config.resolved_pipeline_root,
+      pipeline_root=config.pipeline_root,
       components=[example_gen, statistics_gen, schema_gen, example_validator, anomaly_gate,
                   trainer, baseline, evaluator, pusher],
       enable_cache=True,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=list(config.beam_args))
 
-
-def sqlite_metadata(path: str):
-  """ML Metadata in a SQLite file (created if missing)."""
-  return metadata.sqlite_metadata_connection_config(path)

@@ -6,16 +6,16 @@ from typing import Optional, Tuple
 import numpy as np
 import pytest
 
-from components import idx
+from pipeline.data import contract, idx
 
 # In-process Beam: the multi-processing default would spend seconds starting workers.
 BEAM_TEST_ARGS = ["--runner=DirectRunner", "--direct_num_workers=1"]
-IDX_NAMES = {
-    "train_images": "train-images-idx3-ubyte",
-    "train_labels": "train-labels-idx1-ubyte",
-    "eval_images": "t10k-images-idx3-ubyte",
-    "eval_labels": "t10k-labels-idx1-ubyte",
-}
+
+
+def idx_name(role: str) -> str:
+  """The raw IDX file name of a role such as `eval_labels`."""
+  split, kind = role.split("_")
+  return contract.idx_file_name(split, kind)
 
 
 def separable_images(labels: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -40,7 +40,7 @@ def write_dataset(directory: str, n_train: int = 40, n_eval: int = 20, gz: bool 
   rng = np.random.default_rng(seed)
   out = []
   for split, n in (("train", n_train), ("eval", n_eval)):
-    labels = (np.arange(n) % idx.NUM_CLASSES).astype(np.uint8)
+    labels = (np.arange(n) % contract.NUM_CLASSES).astype(np.uint8)
     rng.shuffle(labels)
     suffix = ".gz" if gz else ""
     images = separable_images(labels, seed)
@@ -48,8 +48,9 @@ def write_dataset(directory: str, n_train: int = 40, n_eval: int = 20, gz: bool 
       labels[n // 2] = eval_label
     if split == "train" and image_size != 28:
       images = np.zeros((n, image_size, image_size), np.uint8)
-    idx.write_idx(os.path.join(directory, IDX_NAMES[f"{split}_images"] + suffix), images, gz=gz)
-    idx.write_idx(os.path.join(directory, IDX_NAMES[f"{split}_labels"] + suffix), labels, gz=gz)
+    for kind, array in (("images", images), ("labels", labels)):
+      path = os.path.join(directory, contract.idx_file_name(split, kind) + suffix)
+      idx.write_idx(path, array, gz=gz)
     out.append(labels)
   return out[0], out[1]
 
@@ -65,7 +66,7 @@ def idx_dir(tmp_path):
 @pytest.fixture(scope="session")
 def tiny_tfrecords(tmp_path_factory):
   """prepare-data output for a separable dataset: 400 train, 100 eval examples."""
-  from pipeline.prepare import prepare_data  # pylint: disable=import-outside-toplevel
+  from pipeline.data.prepare import prepare_data  # pylint: disable=import-outside-toplevel
   root = tmp_path_factory.mktemp("tiny")
   write_dataset(str(root / "idx"), n_train=400, n_eval=100, seed=3)
   prepare_data(str(root / "idx"), str(root / "tfr"), BEAM_TEST_ARGS)

@@ -4,9 +4,8 @@ from typing import Tuple
 
 import tensorflow as tf
 
-IMAGE_KEY = "image_raw"
-LABEL_KEY = "label"
-PIXELS = 28 * 28
+from pipeline.data.contract import IMAGE_KEY, LABEL_KEY, PIXELS
+
 FEATURE_SPEC = {
     IMAGE_KEY: tf.io.FixedLenFeature([], tf.string),
     LABEL_KEY: tf.io.FixedLenFeature([], tf.int64),

@@ -3,6 +3,7 @@
 import tensorflow as tf
 from tensorflow import estimator as tf_estimator
 
+from pipeline.data.contract import NUM_CLASSES
 from trainer_module import models
 
 PREDICT_OUTPUT = "serving_default"
@@ -12,15 +13,15 @@ CLASSIFY_OUTPUT = "classification"
 def _metrics(labels: tf.Tensor, classes: tf.Tensor) -> dict:
   """Overall accuracy and the accuracy within each true class."""
   metrics = {"accuracy": tf.compat.v1.metrics.accuracy(labels, classes)}
-  for k in range(models.NUM_CLASSES):
+  for k in range(NUM_CLASSES):
     weights = tf.cast(tf.equal(labels, k), tf.float32)
     metrics[f"accuracy/class_{k}"] = tf.compat.v1.metrics.accuracy(labels, classes, weights)
   return metrics
 
 
-def _export_outputs(probabilities: tf.Tensor, classes: tf.Tensor) -> dict:
-  names = tf.constant([str(k) for k in range(models.NUM_CLASSES)])
-  class_names = tf.tile(tf.expand_dims(names, 0), [tf.shape(probabilities)[0], 1])
+def _export_outputs(probabilities: tf.Tensor, classes: tf.Tensor, names: list) -> dict:
+  """Predict outputs, and a classify signature whose classes are the class names."""
+  class_names = tf.tile(tf.expand_dims(tf.constant(names), 0), [tf.shape(probabilities)[0], 1])
   return {
       PREDICT_OUTPUT: tf_estimator.export.PredictOutput(
           {"probabilities": probabilities, "classes": classes}),
@@ -37,7 +38,8 @@ def model_fn(features, labels, mode, params):
     features: {"pixels": float32 [N, 784] in [0, 1]}.
     labels: int64 [N] in 0..9 (None in PREDICT).
     mode: a `tf.estimator.ModeKeys`.
-    params: {"model": name, "learning_rate": float, "dropout": float or None}.
+    params: `HParams.estimator_params()`: model, learning_rate, dropout (or
+      None) and class_names.
 
   Returns:
     An EstimatorSpec; dropout is active only in TRAIN.
@@ -51,15 +53,18 @@ def model_fn(features, labels, mode, params):
   predictions = {"probabilities": probabilities, "classes": classes, "logits": logits}
   if mode == tf_estimator.ModeKeys.PREDICT:
     return tf_estimator.EstimatorSpec(
-        mode, predictions=predictions, export_outputs=_export_outputs(probabilities, classes))
+        mode, predictions=predictions, export_outputs=_export_outputs(probabilities, classes, params["class_names"]))
 
   loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels=labels, logits=logits)
   if mode == tf_estimator.ModeKeys.EVAL:
     return tf_estimator.EstimatorSpec(
         mode, loss=loss, predictions=predictions, eval_metric_ops=_metrics(labels, classes))
 
-  for name, tensor in activations.items():
-    tf.compat.v1.summary.histogram(name, tensor)
+  # In their own name scope: the layers already own `conv1`/`dense`, which would
+  # otherwise turn the tags into `conv1_1`/`dense_1`.
+  with tf.name_scope("activations"):
+    for name, tensor in activations.items():
+      tf.compat.v1.summary.histogram(name, tensor)
   batch_accuracy = tf.reduce_mean(tf.cast(tf.equal(classes, labels), tf.float32))
   tf.compat.v1.summary.scalar("train_accuracy", batch_accuracy)
   optimizer = tf.compat.v1.train.AdamOptimizer(params["learning_rate"])

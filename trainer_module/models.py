@@ -1,19 +1,22 @@
 """The seed's three architectures, by name.
 
 Each maps images [N, 28, 28, 1] in [0, 1] to logits [N, 10] and also returns
-the activations that are logged as TensorBoard histograms (`conv1`, `dense`).
+the activations that are logged as TensorBoard histograms (`activations/conv1`,
+`activations/dense`). The registry is `hparams.MODEL_NAMES`: each name is a
+function of this module.
 `cnn` and `vgg_like` are Keras layers (also usable as a plain `tf.keras`
 model, for the benchmark); `cnn_tf_layers` is the same CNN as `cnn` written
 with `tf.compat.v1.layers`, as in the seed's cnn_mnist_tf notebook.
 """
 
+import sys
 from typing import Callable, Dict, List, Optional, Tuple
 
 import tensorflow as tf
 
-from trainer_module import check_model_name
+from pipeline.data.contract import NUM_CLASSES
+from trainer_module.hparams import check_model_name
 
-NUM_CLASSES = 10
 Activations = Dict[str, tf.Tensor]
 Architecture = Callable[[tf.Tensor, bool, Optional[float]], Tuple[tf.Tensor, Activations]]
 
@@ -92,17 +95,10 @@ def cnn_tf_layers(images: tf.Tensor, training: bool, dropout: Optional[float] = 
   return logits, {"conv1": conv1, "dense": dense}
 
 
-MODELS: Dict[str, Architecture] = {
-    "cnn": cnn,
-    "cnn_tf_layers": cnn_tf_layers,
-    "vgg_like": vgg_like,
-}
-
-
 def _rate(name: str, dropout: Optional[float]) -> float:
   return DEFAULT_DROPOUT[name] if dropout is None else dropout
 
 
 def get_model(name: str) -> Architecture:
-  """The architecture called `name`; ValueError naming the choices otherwise."""
-  return MODELS[check_model_name(name)]
+  """The architecture called `name`; InvalidSetting naming the choices otherwise."""
+  return getattr(sys.modules[__name__], check_model_name(name))

@@ -1,20 +1,25 @@
 """Standalone training without TFX, on what `prepare-data` writes.
 
-  python -m trainer_module.task --data-dir out/tfr --model cnn --train-steps 1000 \\
-      --export-dir out/model [--job-dir out/job]
+  python -m trainer_module.task --data-dir out/tfr --train-steps 1000 \\
+      --export-dir out/models [--model cnn] [--dataset fashion_mnist] [--job-dir out/job]
 
 Reuses the same functions as the TFX `run_fn`; useful for debugging and for
-cloud training jobs (TF_CONFIG is honoured).
+cloud training jobs (TF_CONFIG is honoured). The SavedModel goes to
+EXPORT_DIR/<version>/, the layout TF Serving watches.
 """
 
 import argparse
 import json
-import logging
 import os
+import re
 import sys
+import time
 from typing import List, Optional
 
-from trainer_module import models
+from pipeline.data import contract
+from trainer_module import hparams as hp
+
+_CHECKPOINT_STEP = re.compile(r'^model_checkpoint_path: ".*-(\d+)"$', re.MULTILINE)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,39 +27,85 @@ def build_parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(prog="python -m trainer_module.task",
                               description=__doc__.split("\n\n")[0].strip())
   p.add_argument("--data-dir", required=True, help="prepare-data output (Split-train, Split-eval)")
-  p.add_argument("--model", default="cnn", help=f"one of {', '.join(sorted(models.MODELS))}")
-  p.add_argument("--train-steps", type=int, required=True, help="training steps (batches)")
-  p.add_argument("--eval-steps", type=int, default=100, help="evaluation batches")
-  p.add_argument("--batch-size", type=int, default=100)
-  p.add_argument("--learning-rate", type=float, default=1e-4)
-  p.add_argument("--dropout", type=float, default=None, help="default: the model's own")
-  p.add_argument("--export-dir", required=True, help="where the SavedModel is written")
+  hp.add_flags(p, train_steps_default=None)
+  p.add_argument("--dataset", choices=sorted(contract.CLASS_NAMES),
+                 help="names the classes in the classification signature (default: digits)")
+  p.add_argument("--export-dir", required=True,
+                 help="base directory; the SavedModel goes to EXPORT_DIR/<version>/")
   p.add_argument("--job-dir", help="checkpoints and TensorBoard summaries "
-                 "(default: EXPORT_DIR-job)")
+                 "(default: EXPORT_DIR-job); an existing one is trained further")
+  p.add_argument("-v", "--verbose", action="store_true", help="TensorFlow's own log lines too")
   return p
 
 
-def main(argv: Optional[List[str]] = None) -> None:
-  """Parses flags, checks inputs, trains, exports, prints the final metrics as JSON."""
-  args = build_parser().parse_args(argv)
-  from trainer_module.inputs import split_files  # pylint: disable=import-outside-toplevel
-  from trainer_module.trainer import HParams, train_and_export  # pylint: disable=import-outside-toplevel
+def checkpoint_step(job_dir: str) -> Optional[int]:
+  """The global step of the latest checkpoint in `job_dir`, read without TensorFlow."""
   try:
-    hparams = HParams(model=args.model, learning_rate=args.learning_rate,
-                      batch_size=args.batch_size, dropout=args.dropout)
-    train_files = split_files(args.data_dir, "train")
-    eval_files = split_files(args.data_dir, "eval")
-    metrics = train_and_export(
-        hparams, train_files, eval_files, args.train_steps, args.eval_steps,
-        model_dir=args.job_dir or os.path.abspath(args.export_dir) + "-job",
-        export_dir=args.export_dir)
+    with open(os.path.join(job_dir, "checkpoint")) as f:
+      found = _CHECKPOINT_STEP.search(f.read())
+  except FileNotFoundError:
+    return None
+  return int(found.group(1)) if found else None
+
+
+def check_paths(data_dir: str, export_dir: str, job_dir: str, train_steps: int) -> None:
+  """Fails with a message naming the flag before TensorFlow loads.
+
+  Raises:
+    ValueError: a path is unusable, or the job dir is already trained past
+      --train-steps (training would silently do nothing).
+  """
+  if not os.path.isdir(data_dir):
+    raise ValueError(f"--data-dir {data_dir}: no such directory; write it with "
+                     "`python -m pipeline prepare-data`")
+  for flag, path in (("--export-dir", export_dir), ("--job-dir", job_dir)):
+    if os.path.exists(path) and not os.path.isdir(path):
+      raise ValueError(f"{flag} {path} is a file; give a directory")
+  step = checkpoint_step(job_dir)
+  if step is not None and step >= train_steps:
+    raise ValueError(
+        f"--job-dir {job_dir} already holds a checkpoint at step {step} >= --train-steps "
+        f"{train_steps}, so there is nothing to train; raise --train-steps to train further, "
+        "or give a new --job-dir to start over")
+
+
+def train(args: argparse.Namespace, hparams: hp.HParams) -> dict:
+  """Trains and exports a new version under --export-dir; returns the final metrics."""
+  from trainer_module.inputs import split_files  # pylint: disable=import-outside-toplevel
+  from trainer_module.trainer import train_and_export  # pylint: disable=import-outside-toplevel
+  train_files = split_files(args.data_dir, "train")
+  eval_files = split_files(args.data_dir, "eval")
+  # Seconds since the epoch, as TFX's Pusher names versions; a clash is waited out.
+  version = os.path.join(args.export_dir, str(int(time.time())))
+  while os.path.exists(version):
+    time.sleep(1)
+    version = os.path.join(args.export_dir, str(int(time.time())))
+  metrics = train_and_export(hparams, train_files, eval_files, model_dir=args.job_dir,
+                             export_dir=version)
+  return {"export_dir": version, "metrics": metrics}
+
+
+def main(argv: Optional[List[str]] = None, configure_logging: bool = False) -> None:
+  """Checks every flag, trains, exports, prints the final metrics and the export as JSON.
+
+  `configure_logging` is for `__main__` only: a library caller keeps its own logging.
+  """
+  args = build_parser().parse_args(argv)
+  if configure_logging:
+    from pipeline.console import setup_console  # pylint: disable=import-outside-toplevel
+    setup_console(args.verbose)
+  args.job_dir = args.job_dir or os.path.abspath(args.export_dir) + "-job"
+  try:
+    hparams = hp.from_flags(args, dataset=args.dataset)
+    check_paths(args.data_dir, args.export_dir, args.job_dir, hparams.train_steps)
+    result = train(args, hparams)
+  except hp.InvalidSetting as e:
+    sys.exit(f"error: {hp.flag_name(e.name)} {e.problem}")
   except (ValueError, FileNotFoundError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(1)
-  print(json.dumps(metrics, indent=1, sort_keys=True))
+    sys.exit(f"error: {e}")
+  print(json.dumps(result, indent=1, sort_keys=True))
 
 
 if __name__ == "__main__":
-  logging.basicConfig(level=logging.INFO)
-  logging.getLogger("tensorflow").propagate = False  # It has its own handler: no doubled lines.
-  main()
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Before TensorFlow loads.
+  main(configure_logging=True)

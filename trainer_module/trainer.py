@@ -1,52 +1,18 @@
 """Trainer building blocks shared by the TFX `run_fn` and the standalone task."""
 
-import dataclasses
 import logging
 import time
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Dict, Sequence
 
 import tensorflow as tf
 from tensorflow import estimator as tf_estimator
 
-from trainer_module import models
+from trainer_module.hparams import HParams
 from trainer_module.export import export_serving_model
 from trainer_module.inputs import make_input_fn
 from trainer_module.model_fn import model_fn
 
 _LOG = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass(frozen=True)
-class HParams:
-  """Hyperparameters, with the seed's defaults (Adam 1e-4, batch 100)."""
-  model: str = "cnn"
-  learning_rate: float = 1e-4
-  batch_size: int = 100
-  dropout: Optional[float] = None  # None: the architecture's own default.
-  checkpoints: int = 5  # Checkpoints (and evaluations) over a run.
-  keep_checkpoint_max: int = 3
-
-  def __post_init__(self):
-    models.get_model(self.model)  # Raises for unknown names.
-    if self.batch_size <= 0:
-      raise ValueError(f"batch_size must be positive, got {self.batch_size}")
-    if self.learning_rate <= 0:
-      raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
-    if self.dropout is not None and not 0 <= self.dropout < 1:
-      raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-
-  @classmethod
-  def from_config(cls, config: Optional[Mapping[str, Any]]) -> "HParams":
-    """From a TFX `custom_config`; unknown keys are an error, not silently ignored."""
-    config = dict(config or {})
-    unknown = set(config) - {f.name for f in dataclasses.fields(cls)}
-    if unknown:
-      raise ValueError(f"unknown hyperparameter(s) {sorted(unknown)} in custom_config")
-    return cls(**config)
-
-  def params(self) -> Dict[str, Any]:
-    """The Estimator `params` that `model_fn` reads."""
-    return {"model": self.model, "learning_rate": self.learning_rate, "dropout": self.dropout}
 
 
 class TrainingProgress(tf_estimator.SessionRunHook):
@@ -76,19 +42,13 @@ class TrainingProgress(tf_estimator.SessionRunHook):
                 run_values.results["loss"], time.monotonic() - self._start)
 
 
-def check_steps(train_steps: int, eval_steps: int) -> None:
-  """Raises ValueError before any training if a step count is not positive."""
-  for name, value in (("train_steps", train_steps), ("eval_steps", eval_steps)):
-    if not value or value <= 0:
-      raise ValueError(f"{name} must be a positive number of steps, got {value}")
-
-
-def build_estimator(hparams: HParams, model_dir: str, train_steps: int) -> tf_estimator.Estimator:
+def build_estimator(hparams: HParams, model_dir: str) -> tf_estimator.Estimator:
   """An Estimator checkpointing and summarizing under `model_dir`.
 
   RunConfig reads TF_CONFIG, so the same call trains distributed when a
   cluster is described there.
   """
+  train_steps = hparams.train_steps
   checkpoint_every = max(1, train_steps // hparams.checkpoints)
   config = tf_estimator.RunConfig(
       model_dir=model_dir,
@@ -96,20 +56,19 @@ def build_estimator(hparams: HParams, model_dir: str, train_steps: int) -> tf_es
       keep_checkpoint_max=hparams.keep_checkpoint_max,
       save_summary_steps=max(1, min(100, train_steps // 20)),
       log_step_count_steps=max(1, min(100, train_steps // 10)))
-  return tf_estimator.Estimator(model_fn=model_fn, config=config, params=hparams.params())
+  return tf_estimator.Estimator(model_fn=model_fn, config=config,
+                                params=hparams.estimator_params())
 
 
 def train_and_export(hparams: HParams, train_files: Sequence[str], eval_files: Sequence[str],
-                     train_steps: int, eval_steps: int, model_dir: str,
-                     export_dir: str) -> Dict[str, float]:
+                     model_dir: str, export_dir: str) -> Dict[str, float]:
   """Trains with evaluation at each checkpoint, exports for serving, returns final metrics."""
-  check_steps(train_steps, eval_steps)
-  estimator = build_estimator(hparams, model_dir, train_steps)
+  estimator = build_estimator(hparams, model_dir)
   train_spec = tf_estimator.TrainSpec(
-      make_input_fn(train_files, hparams.batch_size, training=True), max_steps=train_steps,
-      hooks=[TrainingProgress(train_steps)])
+      make_input_fn(train_files, hparams.batch_size, training=True),
+      max_steps=hparams.train_steps, hooks=[TrainingProgress(hparams.train_steps)])
   eval_spec = tf_estimator.EvalSpec(
-      make_input_fn(eval_files, hparams.batch_size, training=False), steps=eval_steps,
+      make_input_fn(eval_files, hparams.batch_size, training=False), steps=hparams.eval_steps,
       throttle_secs=0, start_delay_secs=0)
   metrics, _ = tf_estimator.train_and_evaluate(estimator, train_spec, eval_spec)
   export_serving_model(estimator, export_dir)

@@ -1,17 +1,85 @@
-"""The command line: help, and one-line errors with exit status 1."""
+"""The command line as users meet it: help, early one-line errors, exit statuses."""
+
+import os
+import re
+import subprocess
+import sys
+import time
 
 import pytest
 
 from pipeline import cli
+from tests.conftest import idx_name, write_dataset
+
+COMMANDS = ("fetch-data", "prepare-data", "run", "compile")
 
 
-def test_help_lists_every_command(capsys):
+def _pipeline(*args, timeout=60):
+  return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True,
+                        text=True, timeout=timeout, check=False)
+
+
+def test_help_lists_every_command_with_its_summary(capsys):
   with pytest.raises(SystemExit) as exit_info:
     cli.main(["--help"])
   assert exit_info.value.code == 0
   out = capsys.readouterr().out
-  for command in ("fetch-data", "prepare-data", "run", "compile"):
-    assert command in out
+  commands = out[out.index("COMMAND\n"):out.index("examples:")]  # Not the epilog.
+  listed = re.findall(r"^    (\S+)\s+\S", commands, re.MULTILINE)
+  assert tuple(listed) == COMMANDS
+  assert "exit status of `run`: 0 when the model was blessed" in out
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_command_has_its_own_help(command, capsys):
+  with pytest.raises(SystemExit) as exit_info:
+    cli.main([command, "--help"])
+  assert exit_info.value.code == 0
+  assert capsys.readouterr().out.startswith(f"usage: python -m pipeline {command} ")
+
+
+def _three_of_four(d):
+  write_dataset(d)
+  os.remove(os.path.join(d, idx_name("eval_labels")))
+
+
+BAD_RUNS = {
+    "missing data dir": (["--data-dir", "{tmp}/nope"], None,
+                         "error: --data-dir {tmp}/nope does not exist; give the directory "
+                         "holding the four IDX files, or drop the flag to fetch --dataset"),
+    "3 of 4 files": (["--data-dir", "{tmp}/idx"], _three_of_four,
+                     "error: --data-dir {tmp}/idx: expected exactly one labels IDX file matching "
+                     "{tmp}/idx/t10k-*-ubyte*, found no file"),
+    "zero steps": (["--train-steps", "0"], None, "error: --train-steps must be positive, got 0"),
+    "zero learning rate": (["--learning-rate", "0"], None,
+                           "error: --learning-rate must be positive, got 0.0"),
+    "threshold above 1": (["--accuracy-threshold", "1.5"], None,
+                          "error: --accuracy-threshold must be in [0, 1], got 1.5"),
+    "output root is a file": (["--output-root", "{tmp}/file"], None,
+                              "error: --output-root {tmp}/file is a file; give a directory "
+                              "(it is created if missing)"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_RUNS))
+def test_bad_run_arguments_fail_fast_with_one_line(tmp_path, name):
+  args, prepare, message = BAD_RUNS[name]
+  tmp = str(tmp_path)
+  if prepare:
+    prepare(os.path.join(tmp, "idx"))
+  (tmp_path / "file").write_text("")
+  args = [a.format(tmp=tmp) for a in args]
+  if "--data-dir" not in args:
+    args += ["--data-dir", os.path.join(tmp, "idx")]
+    write_dataset(os.path.join(tmp, "idx"))
+  if "--output-root" not in args:
+    args += ["--output-root", os.path.join(tmp, "out")]
+  started = time.monotonic()
+  result = _pipeline("run", *args)
+  assert time.monotonic() - started < 5  # Measured well under 1 s; the bound allows a busy CI.
+  assert result.returncode == 1
+  assert result.stderr.splitlines() == [message.format(tmp=tmp)]
+  assert not (tmp_path / "out").exists()
 
 
 def test_prepare_data_on_a_corrupt_dir_prints_one_error_line(tmp_path, capsys):
@@ -20,7 +88,8 @@ def test_prepare_data_on_a_corrupt_dir_prints_one_error_line(tmp_path, capsys):
     cli.main(["prepare-data", "--data-dir", str(tmp_path / "idx"), "--output", str(tmp_path / "o")])
   assert exit_info.value.code == 1
   err = capsys.readouterr().err.strip().splitlines()
-  assert err[-1].startswith("error: ") and "expected exactly one train-images IDX file" in err[-1]
+  assert err == [f"error: --data-dir {tmp_path / 'idx'}: expected exactly one images IDX file "
+                 f"matching {tmp_path / 'idx'}/train-*-ubyte*, found no file"]
   assert not (tmp_path / "o").exists()
 
 

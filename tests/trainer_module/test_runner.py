@@ -15,10 +15,11 @@ from tfx.proto import trainer_pb2
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs as specs
 from tfx.utils import proto_utils
 
-from pipeline.report import read_scalars
+from pipeline.data import contract
+from pipeline.reporting.report import read_scalars
 from trainer_module.features import FEATURE_SPEC
 
-HPARAMS = {"model": "cnn", "learning_rate": 1e-3, "batch_size": 20}
+HPARAMS = {"model": "cnn", "learning_rate": 1e-3, "batch_size": 20, "dataset": "fashion_mnist"}
 
 
 def run_trainer(examples_dir, out_dir, train_steps=80, eval_steps=5, custom_config=None):
@@ -82,6 +83,14 @@ def test_training_learns_and_logs_for_tensorboard(trained):
   assert glob.glob(os.path.join(model_run, "model.ckpt-80.index"))
 
 
+def test_histograms_have_the_documented_tags(trained):
+  tags = {value.tag for path in glob.glob(os.path.join(trained[1], "events.out.tfevents.*"))
+          for event in tf.compat.v1.train.summary_iterator(path)
+          for value in event.summary.value if value.metadata.plugin_data.plugin_name == "histograms"
+          or value.HasField("histo")}
+  assert tags == {"activations/conv1", "activations/dense"}
+
+
 def test_both_signatures_agree_and_are_accurate(trained, tiny_tfrecords):
   model = tf.saved_model.load(trained[0])
   serialized, pixels, labels = _eval_examples(tiny_tfrecords)
@@ -92,7 +101,8 @@ def test_both_signatures_agree_and_are_accurate(trained, tiny_tfrecords):
   assert by_example["probabilities"].shape == (100, 10)
   assert np.mean(by_example["classes"].numpy() == labels) > 0.9
   classified = model.signatures["classification"](inputs=serialized)
-  assert classified["classes"][0].numpy().tolist() == [str(k).encode() for k in range(10)]
+  names = [name.encode() for name in contract.CLASS_NAMES["fashion_mnist"]]
+  assert classified["classes"][0].numpy().tolist() == names
   np.testing.assert_allclose(classified["scores"], by_example["probabilities"], atol=1e-6)
 
 
@@ -114,11 +124,13 @@ def test_saved_model_cli_lists_the_signatures(trained):
 
 
 @pytest.mark.parametrize("config,steps,message", [
-    ({"model": "lenet"}, 10, "unknown model 'lenet'"),
+    ({"model": "lenet"}, 10, "model 'lenet' is unknown"),
     ({"model": "cnn", "batch_size": 0}, 10, "batch_size must be positive, got 0"),
-    ({"model": "cnn", "learnig_rate": 0.1}, 10, r"unknown hyperparameter\(s\) \['learnig_rate'\]"),
+    ({"model": "cnn", "learnig_rate": 0.1}, 10,
+     r"custom_config has unknown key\(s\) \['learnig_rate'\]"),
+    ({"model": "cnn", "train_steps": 5}, 10, r"custom_config has unknown key\(s\) \['train_steps'\]"),
     # proto3 cannot tell 0 from unset: TFX hands run_fn None ("train forever"), refused too.
-    (HPARAMS, 0, "train_steps must be a positive number of steps, got None"),
+    (HPARAMS, 0, "train_steps must be a whole number, got None"),
 ])
 def test_bad_settings_fail_before_training(tiny_tfrecords, tmp_path, config, steps, message):
   with pytest.raises(ValueError, match=message):

@@ -1,38 +1,86 @@
-"""The standalone task: same functions as run_fn, on prepare-data output."""
+"""The standalone task, run as users run it: a subprocess on prepare-data output."""
 
+import glob
 import json
+import os
+import subprocess
+import sys
+import time
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
 from trainer_module import task
+from trainer_module.features import FEATURE_SPEC
 
 
-def test_task_trains_and_exports(tiny_tfrecords, tmp_path, capsys):
-  export_dir = str(tmp_path / "model")
-  task.main(["--data-dir", tiny_tfrecords, "--model", "cnn_tf_layers", "--train-steps", "3",
-             "--eval-steps", "2", "--batch-size", "10", "--export-dir", export_dir])
-  metrics = json.loads(capsys.readouterr().out)
-  assert metrics["global_step"] == 3.0 and 0.0 <= metrics["accuracy"] <= 1.0
-  assert "serving_default" in tf.saved_model.load(export_dir).signatures
-  assert tf.io.gfile.glob(str(tmp_path / "model-job" / "events.out.tfevents.*"))
+def _task(*args, timeout=300):
+  return subprocess.run([sys.executable, "-m", "trainer_module.task", *args],
+                        capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _accuracy(export_dir, data_dir):
+  files = glob.glob(os.path.join(data_dir, "Split-eval", "*.gz"))
+  serialized = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+  labels = tf.io.parse_example(serialized, FEATURE_SPEC)["label"].numpy()
+  classes = tf.saved_model.load(export_dir).signatures["serving_default"](
+      examples=tf.constant(serialized))["classes"].numpy()
+  return float(np.mean(classes == labels))
+
+
+def test_task_exports_a_version_reports_its_accuracy_and_refuses_a_done_job(
+    tiny_tfrecords, tmp_path):
+  base = str(tmp_path / "models")
+  args = ["--data-dir", tiny_tfrecords, "--model", "cnn_tf_layers", "--train-steps", "30",
+          "--eval-steps", "10", "--batch-size", "10", "--export-dir", base]
+  first = _task(*args)
+  assert first.returncode == 0, first.stderr
+  result = json.loads(first.stdout)
+  [version] = os.listdir(base)  # TF Serving's layout: <base>/<version>/saved_model.pb
+  assert result["export_dir"] == os.path.join(base, version) and version.isdigit()
+  assert result["metrics"]["global_step"] == 30
+  # The printed accuracy is the exported model's on the whole eval split (10 x 10 = 100).
+  assert result["metrics"]["accuracy"] == pytest.approx(_accuracy(result["export_dir"],
+                                                                  tiny_tfrecords), abs=1e-6)
+  # TensorFlow's deprecation notices are filtered, as in `python -m pipeline run`.
+  assert "deprecat" not in first.stderr.lower() and len(first.stderr.splitlines()) < 30
+
+  started = time.monotonic()
+  again = _task(*args)  # Same job dir, already at step 30: nothing to train.
+  assert again.returncode == 1
+  assert again.stderr.strip() == (
+      f"error: --job-dir {base}-job already holds a checkpoint at step 30 >= --train-steps 30, "
+      "so there is nothing to train; raise --train-steps to train further, or give a new "
+      "--job-dir to start over")
+  assert time.monotonic() - started < 10  # Refused before TensorFlow loads.
+  assert os.listdir(base) == [version]
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--model", "alexnet"], "unknown model 'alexnet'"),
-    (["--batch-size", "-5"], "batch_size must be positive, got -5"),
-    (["--train-steps", "0"], "train_steps must be a positive number of steps, got 0"),
+    (["--model", "alexnet"], "argument --model: invalid choice: 'alexnet'"),
+    (["--batch-size", "-5"], "error: --batch-size must be positive, got -5"),
+    (["--train-steps", "0"], "error: --train-steps must be positive, got 0"),
+    (["--learning-rate", "0"], "error: --learning-rate must be positive, got 0.0"),
+    (["--dropout", "1.5"], r"error: --dropout must be in [0, 1), got 1.5"),
 ])
 def test_task_rejects_bad_settings_before_training(tiny_tfrecords, tmp_path, capsys, args, message):
   argv = ["--data-dir", tiny_tfrecords, "--train-steps", "5", "--export-dir", str(tmp_path / "m")]
   with pytest.raises(SystemExit) as exit_info:
     task.main(argv + args)
-  assert exit_info.value.code == 1
-  assert message in capsys.readouterr().err
-  assert not (tmp_path / "m-job").exists()
+  assert exit_info.value.code not in (0, None)  # 2 from argparse, else the message (status 1)
+  assert message in str(exit_info.value.code) + capsys.readouterr().err
+  assert os.listdir(tmp_path) == []
 
 
-def test_task_names_a_missing_split(tmp_path, capsys):
-  with pytest.raises(SystemExit):
-    task.main(["--data-dir", str(tmp_path), "--train-steps", "5", "--export-dir", str(tmp_path / "m")])
-  assert "no TFRecord files for split 'train'" in capsys.readouterr().err
+def test_task_names_a_missing_data_dir_and_a_file_in_the_way(tmp_path, capsys):
+  with pytest.raises(SystemExit) as exit_info:
+    task.main(["--data-dir", str(tmp_path / "nope"), "--train-steps", "5",
+               "--export-dir", str(tmp_path / "m")])
+  assert "--data-dir" in str(exit_info.value.code) and "no such directory" in str(
+      exit_info.value.code)
+  (tmp_path / "m").write_text("")
+  with pytest.raises(SystemExit) as exit_info:
+    task.main(["--data-dir", str(tmp_path), "--train-steps", "5", "--export-dir",
+               str(tmp_path / "m")])
+  assert str(exit_info.value.code) == f"error: --export-dir {tmp_path / 'm'} is a file; give a directory"

@@ -16,11 +16,11 @@ from typing import Callable, Iterator, List, Optional
 
 from tqdm import tqdm
 
-from pipeline.datasets import DatasetSpec
+from pipeline.data.datasets import DatasetSpec
+from pipeline.data.files import CHUNK
 
 _LOG = logging.getLogger(__name__)
 Getter = Callable[[str], str]
-_CHUNK = 1 << 20
 
 
 def download(url: str, dest: str, timeout: float = 30.0) -> None:
@@ -29,7 +29,7 @@ def download(url: str, dest: str, timeout: float = 30.0) -> None:
     total = int(response.headers.get("Content-Length") or 0) or None
     with tqdm(total=total, unit="B", unit_scale=True, desc=os.path.basename(url),
               leave=False) as bar:
-      while chunk := response.read(_CHUNK):
+      while chunk := response.read(CHUNK):
         out.write(chunk)
         bar.update(len(chunk))
 

@@ -7,8 +7,7 @@ when offline) are exercised every time.
 import numpy as np
 import pytest
 
-from components import idx
-from pipeline import datasets, fetch
+from pipeline.data import datasets, fetch, idx
 
 pytestmark = pytest.mark.real_data
 
@@ -23,11 +22,11 @@ def cache(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(datasets.DATASETS))
 def test_real_dataset_counts(name, cache):
   directory = fetch.fetch_dataset(datasets.get_dataset(name), cache)
-  assert idx.validate_pair(*idx.find_pair(directory, "train")).count == 60000
-  assert idx.validate_pair(*idx.find_pair(directory, "t10k")).count == 10000
+  train, test = idx.validate_dir(directory)
+  assert (train.count, test.count) == (60000, 10000)
 
 
 def test_mnist_train_label_histogram(cache):
   directory = fetch.fetch_dataset(datasets.MNIST, cache)
-  labels = idx.read_labels(idx.find_pair(directory, "train")[1])
+  labels = idx.read_labels(idx.validate_dir(directory)[0].labels)
   assert np.bincount(labels, minlength=10).tolist() == MNIST_TRAIN_HISTOGRAM

@@ -6,19 +6,18 @@ recompress the `.gz` files, and are cached raw so readers can seek in them.
 Nothing lands in the cache until a source's four files have all verified.
 """
 
-import gzip
 import hashlib
 import logging
 import os
 import tempfile
-from typing import Dict, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
-from pipeline.datasets import ROLES, DatasetSpec
-from pipeline.sources import Source, default_sources
+from pipeline.data import contract
+from pipeline.data.datasets import DatasetSpec
+from pipeline.data.files import CHUNK, open_maybe_gzip
+from pipeline.data.sources import Source, default_sources
 
 _LOG = logging.getLogger(__name__)
-
-_CHUNK = 1 << 20
 
 
 class FetchError(RuntimeError):
@@ -40,24 +39,18 @@ def default_cache_dir() -> str:
 def sha256_of(path: str) -> str:
   """SHA-256 of a file's decompressed content (gzip detected by magic bytes)."""
   digest = hashlib.sha256()
-  with _open_maybe_gzip(path) as f:
-    while chunk := f.read(_CHUNK):
+  with open_maybe_gzip(path) as f:
+    while chunk := f.read(CHUNK):
       digest.update(chunk)
   return digest.hexdigest()
-
-
-def _open_maybe_gzip(path: str):
-  with open(path, "rb") as f:
-    is_gzip = f.read(2) == b"\x1f\x8b"
-  return gzip.open(path, "rb") if is_gzip else open(path, "rb")
 
 
 def _install_verified(src: str, dest: str, expected: str) -> None:
   """Decompresses `src` into `dest` (a staging path) and checks its digest."""
   digest = hashlib.sha256()
   try:
-    with _open_maybe_gzip(src) as f, open(dest, "wb") as out:
-      while chunk := f.read(_CHUNK):
+    with open_maybe_gzip(src) as f, open(dest, "wb") as out:
+      while chunk := f.read(CHUNK):
         digest.update(chunk)
         out.write(chunk)
   except (OSError, EOFError) as e:
@@ -68,29 +61,29 @@ def _install_verified(src: str, dest: str, expected: str) -> None:
         f"decompressed bytes, expected {expected[:12]}…")
 
 
-def cached_files(spec: DatasetSpec, cache_dir: str) -> Dict[str, str]:
-  """Role -> path of each file in the cache (present or not)."""
-  return {role: os.path.join(cache_dir, spec.name, spec.files[role]) for role in ROLES}
+def dataset_cache_dir(spec: DatasetSpec, cache_dir: str) -> str:
+  """Where the dataset's four raw IDX files live inside the cache."""
+  return os.path.join(cache_dir, spec.name)
 
 
 def is_cached(spec: DatasetSpec, cache_dir: str) -> bool:
   """True when all four files are in the cache with the right digests."""
-  paths = cached_files(spec, cache_dir)
-  return all(os.path.exists(p) and sha256_of(p) == spec.sha256[r] for r, p in paths.items())
+  target = dataset_cache_dir(spec, cache_dir)
+  return all(os.path.exists(os.path.join(target, name)) and
+             sha256_of(os.path.join(target, name)) == spec.sha256[name]
+             for name in contract.all_idx_files())
 
 
 def _try_source(source: Source, spec: DatasetSpec, cache_dir: str) -> None:
   """Fetches all four files from one source, verifies them, then moves them in."""
-  dest = cached_files(spec, cache_dir)
-  os.makedirs(os.path.dirname(dest[ROLES[0]]), exist_ok=True)
-  with tempfile.TemporaryDirectory(dir=os.path.dirname(dest[ROLES[0]]), prefix=".fetch-") as tmp:
-    staged = {}
+  target = dataset_cache_dir(spec, cache_dir)
+  os.makedirs(target, exist_ok=True)
+  with tempfile.TemporaryDirectory(dir=target, prefix=".fetch-") as tmp:
     with source.open(tmp) as get:
-      for role in ROLES:
-        staged[role] = os.path.join(tmp, spec.files[role] + ".verified")
-        _install_verified(get(spec.files[role]), staged[role], spec.sha256[role])
-    for role in ROLES:  # Renames within one filesystem: atomic per file.
-      os.replace(staged[role], dest[role])
+      for name in contract.all_idx_files():
+        _install_verified(get(name), os.path.join(tmp, name), spec.sha256[name])
+    for name in contract.all_idx_files():  # Renames within one filesystem: atomic per file.
+      os.replace(os.path.join(tmp, name), os.path.join(target, name))
 
 
 def fetch_dataset(spec: DatasetSpec, cache_dir: Optional[str] = None,
@@ -109,7 +102,7 @@ def fetch_dataset(spec: DatasetSpec, cache_dir: Optional[str] = None,
     FetchError: naming every source tried and why it failed.
   """
   cache_dir = cache_dir or default_cache_dir()
-  target = os.path.dirname(cached_files(spec, cache_dir)[ROLES[0]])
+  target = dataset_cache_dir(spec, cache_dir)
   if is_cached(spec, cache_dir):
     _LOG.info("%s: verified copy already in %s", spec.name, target)
     return target

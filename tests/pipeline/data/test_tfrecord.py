@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components import tfrecord
+from pipeline.data import tfrecord
 
 
 def _write(tmp_path, data: bytes) -> str:

@@ -1,15 +1,16 @@
 """The whole pipeline on tiny generated IDX data: real BeamDagRunner, real SQLite MLMD."""
 
-import dataclasses
 import os
+import re
 
 import pytest
 import tensorflow as tf
 
-from pipeline.configs import PipelineConfig
-from pipeline.local_runner import run_and_report, run_local
-from pipeline.summary import node_executions, open_store, summarize
+from pipeline.data.idx import IdxError
+from pipeline.reporting.summary import node_executions, open_store, summarize
+from pipeline.runners.local import local_config, metadata_path, run_and_report, run_local
 from tests.conftest import BEAM_TEST_ARGS, write_dataset
+from trainer_module.hparams import HParams
 
 pytestmark = pytest.mark.slow
 
@@ -18,43 +19,45 @@ DATA_NODES = ["FileBasedExampleGen", "StatisticsGen", "SchemaGen", "ExampleValid
 ALL_NODES = DATA_NODES + ["latest_blessed_model_resolver", "Trainer", "Evaluator", "Pusher"]
 
 
-def _config(tmp_path, idx_dir, **overrides):
-  values = dict(dataset="mnist", model="cnn", train_steps=60, eval_steps=5, batch_size=20,
-                learning_rate=1e-3, accuracy_threshold=0.5, output_root=str(tmp_path / "out"),
-                data_root=idx_dir, beam_args=tuple(BEAM_TEST_ARGS))
-  values.update(overrides)
-  return PipelineConfig(**values)
+def _config(tmp_path, idx_dir, train_steps=60, accuracy_threshold=0.5):
+  hparams = HParams(train_steps=train_steps, eval_steps=5, batch_size=20, dataset="mnist")
+  return local_config(hparams, accuracy_threshold, idx_dir, str(tmp_path / "out"),
+                      BEAM_TEST_ARGS)
 
 
 def _versions(config):
-  return sorted(os.listdir(config.serving_model_dir)) if os.path.isdir(config.serving_model_dir) else []
+  return sorted(os.listdir(config.serving_dir)) if os.path.isdir(config.serving_dir) else []
 
 
 def test_run_rerun_and_a_worse_model(tmp_path, capsys):
   idx_dir = str(tmp_path / "idx")
   write_dataset(idx_dir, n_train=300, n_eval=100, seed=2)
   config = _config(tmp_path, idx_dir)
+  root = str(tmp_path / "out")
+  db = metadata_path(root, config.pipeline_name)
 
-  first = run_and_report(config)
-  assert node_executions(open_store(config.metadata_path)) == {n: ["COMPLETE"] for n in ALL_NODES}
+  first = run_and_report(config, root)
+  assert node_executions(open_store(db)) == {n: ["COMPLETE"] for n in ALL_NODES}
   assert first.blessed is True and first.accuracy > 0.9
   assert sorted(first.per_class_accuracy) == list(range(10))
   assert first.confusion.sum() == 100
   [version] = _versions(config)
-  assert first.pushed_to == os.path.join(config.serving_model_dir, version)
+  assert first.pushed_to == os.path.join(config.serving_dir, version)
   model = tf.saved_model.load(first.pushed_to)
   assert "serving_default" in model.signatures
   out = capsys.readouterr().out
   assert "blessed: yes" in out and "test accuracy:" in out
-  report_dir = os.path.join(config.output_root, "reports", config.pipeline_name, first.run_id)
+  assert "baseline: none (no blessed model before this run)" in out
+  assert f"tensorboard --logdir {first.uris['ModelRun']}" in out
+  report_dir = os.path.join(root, "reports", config.pipeline_name, first.run_id)
   assert os.path.getsize(os.path.join(report_dir, "report.png")) > 10_000
   assert "blessed: yes" in open(os.path.join(report_dir, "report.md")).read()
 
   # A 1-step model clears the (zero) absolute bound but not the baseline: not blessed.
-  worse = dataclasses.replace(config, train_steps=1, accuracy_threshold=0.0)
-  run_local(worse, show_progress=False)
-  second = summarize(config.metadata_path)
-  executions = node_executions(open_store(config.metadata_path))
+  worse = _config(tmp_path, idx_dir, train_steps=1, accuracy_threshold=0.0)
+  run_local(worse, root, show_progress=False)
+  second = summarize(db)
+  executions = node_executions(open_store(db))
   for node in DATA_NODES:  # Reused from the cache: no new COMPLETE execution.
     assert executions[node] == ["COMPLETE", "CACHED"], node
   assert executions["Trainer"] == ["COMPLETE", "COMPLETE"]
@@ -63,6 +66,8 @@ def test_run_rerun_and_a_worse_model(tmp_path, capsys):
   assert failure.startswith("sparse_categorical_accuracy (change vs. baseline)")
   assert second.pushed_to is None
   assert _versions(config) == [version]
+  # It names the model it lost to: the first run's 60-step cnn.
+  assert second.baseline.startswith(f"cnn, 60 steps, trained in run {first.run_id} (")
 
 
 @pytest.mark.parametrize("corrupt,message", [
@@ -75,9 +80,10 @@ def test_bad_data_stops_the_run_before_training(tmp_path, corrupt, message):
   idx_dir = str(tmp_path / "idx")
   corrupt(idx_dir)
   config = _config(tmp_path, idx_dir)
-  with pytest.raises(Exception, match=message.replace("(", r"\(").replace(")", r"\)")):
-    run_local(config, show_progress=False)
-  executions = node_executions(open_store(config.metadata_path))
+  root = str(tmp_path / "out")
+  with pytest.raises(IdxError, match=re.escape(message)):
+    run_local(config, root, show_progress=False)
+  executions = node_executions(open_store(metadata_path(root, config.pipeline_name)))
   assert executions["FileBasedExampleGen"] == ["FAILED"]
   assert "Trainer" not in executions
-  assert not os.path.exists(config.serving_model_dir)
+  assert not os.path.exists(config.serving_dir)

@@ -5,9 +5,12 @@ import re
 
 import yaml
 
-from pipeline.kubeflow_v2_runner import compile_pipeline, kfp_config
+from pipeline import cli
+from pipeline.config import DATASET_DEFAULTS
+from pipeline.runners.kubeflow import compile_pipeline, kfp_config
+from trainer_module.hparams import HParams
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 GOLDEN = os.path.join(REPO, "pipeline.yaml")
 _VERSIONS = re.compile(r"tfx-\d+\.\d+\.\d+\S*")
 
@@ -20,17 +23,24 @@ def _normalized(path: str) -> dict:
   return spec
 
 
+def _example_gen_input_base(spec: dict) -> str:
+  params = spec["root"]["dag"]["tasks"]["FileBasedExampleGen"]["inputs"]["parameters"]
+  return params["input_base"]["runtimeValue"]["constantValue"]["stringValue"]
+
+
 def test_compiled_spec_matches_the_committed_pipeline_yaml(tmp_path):
-  fresh = compile_pipeline(kfp_config("fashion_mnist"), str(tmp_path / "pipeline.yaml"))
+  fresh = str(tmp_path / "pipeline.yaml")
+  cli.main(["compile", "--output", fresh])  # What `make compile` runs.
   assert _normalized(fresh) == _normalized(GOLDEN), (
       "pipeline.yaml is stale: run `make compile` and commit it")
 
 
 def test_spec_carries_config_image_root_and_every_component(tmp_path):
-  config = kfp_config("mnist", image="registry.example/mnist:7", model="vgg_like",
-                      output_root="gs://bucket/x")
-  spec = _normalized(compile_pipeline(config, str(tmp_path / "p.yaml")))
+  hparams = HParams(train_steps=100, model="vgg_like", dataset="mnist")
+  config = kfp_config(hparams, 0.9, output_root="gs://bucket/x")
+  spec = _normalized(compile_pipeline(config, str(tmp_path / "p.yaml"), "registry.example/mnist:7"))
   assert spec["defaultPipelineRoot"] == "gs://bucket/x/pipelines/mnist-tfx-mnist"
+  assert _example_gen_input_base(spec) == "gs://bucket/x/idx/mnist"
   images = {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()
             if "container" in e}
   assert images == {"registry.example/mnist:7"}
@@ -43,3 +53,13 @@ def test_spec_carries_config_image_root_and_every_component(tmp_path):
   assert "AnomalyGate" in spec["root"]["dag"]["tasks"]["Trainer"]["dependentTasks"]
   trainer_params = spec["root"]["dag"]["tasks"]["Trainer"]["inputs"]["parameters"]
   assert '"model": "vgg_like"' in trainer_params["custom_config"]["runtimeValue"]["constantValue"]["stringValue"]
+
+
+def test_data_dir_follows_the_dataset_unless_given(tmp_path):
+  for dataset in DATASET_DEFAULTS:
+    cli.main(["compile", "--dataset", dataset, "--output", str(tmp_path / f"{dataset}.yaml")])
+    spec = _normalized(str(tmp_path / f"{dataset}.yaml"))
+    assert _example_gen_input_base(spec) == f"gs://YOUR_BUCKET/mnist-tfx/idx/{dataset}"
+  cli.main(["compile", "--dataset", "mnist", "--data-dir", "gs://b/digits",
+            "--output", str(tmp_path / "given.yaml")])
+  assert _example_gen_input_base(_normalized(str(tmp_path / "given.yaml"))) == "gs://b/digits"

@@ -1,12 +1,15 @@
 """What a pipeline run did, read back from ML Metadata and the Evaluator's output."""
 
 import dataclasses
+import json
 from typing import Dict, List, Optional
 
 import ml_metadata as mlmd
 import numpy as np
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
+
+from pipeline.data.contract import LABEL_KEY, NUM_CLASSES
 
 STATE_NAMES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
 ACCURACY = "sparse_categorical_accuracy"
@@ -24,6 +27,13 @@ class RunSummary:
   blessed: Optional[bool] = None
   failed_checks: List[str] = dataclasses.field(default_factory=list)  # Why not blessed.
   pushed_to: Optional[str] = None
+  baseline: Optional[str] = None  # The blessed model compared against, described.
+
+  @property
+  def reused_everything(self) -> bool:
+    """True when no component ran: every one came from the cache (resolvers always run)."""
+    return not [node for node, state in self.node_states.items()
+                if state != "CACHED" and "resolver" not in node]
 
 
 def open_store(metadata_path: str) -> mlmd.MetadataStore:
@@ -77,7 +87,28 @@ def summarize(metadata_path: str) -> RunSummary:
     summary.pushed_to = pushed.custom_properties["pushed_destination"].string_value
   if "ModelEvaluation" in artifacts:
     _read_evaluation(artifacts["ModelEvaluation"].uri, summary)
+  summary.baseline = _describe_baseline(store, in_run)
   return summary
+
+
+def _describe_baseline(store: mlmd.MetadataStore, in_run: set) -> Optional[str]:
+  """The baseline model this run's Evaluator used: its model, steps, run and URI."""
+  inputs = [ev for ev in store.get_events_by_execution_ids(list(in_run))
+            if ev.type == metadata_store_pb2.Event.INPUT and ev.path.steps
+            and ev.path.steps[0].key == "baseline_model"]
+  if not inputs:
+    return None
+  [model] = store.get_artifacts_by_id([inputs[0].artifact_id])
+  producers = [ev.execution_id for ev in store.get_events_by_artifact_ids([model.id])
+               if ev.type == metadata_store_pb2.Event.OUTPUT]
+  if not producers:
+    return model.uri
+  [trainer] = store.get_executions_by_id(producers[:1])
+  config = json.loads(trainer.custom_properties["custom_config"].string_value or "{}")
+  steps = json.loads(trainer.custom_properties["train_args"].string_value or "{}")
+  runs = [c.name for c in store.get_contexts_by_execution(trainer.id) if c.type == "pipeline_run"]
+  return (f"{config.get('model', '?')}, {steps.get('num_steps', '?')} steps, "
+          f"trained in run {runs[0] if runs else '?'} ({model.uri})")
 
 
 def _read_evaluation(uri: str, summary: RunSummary) -> None:
@@ -89,7 +120,7 @@ def _read_evaluation(uri: str, summary: RunSummary) -> None:
     keys = metrics.slice_key.single_slice_keys
     if not keys:
       summary.accuracy = values.get(ACCURACY)
-    elif len(keys) == 1 and keys[0].column == "label":
+    elif len(keys) == 1 and keys[0].column == LABEL_KEY:
       summary.per_class_accuracy[int(keys[0].int64_value)] = values.get(ACCURACY)
   for plots in tfma.load_plots(uri):
     if plots.slice_key.single_slice_keys:
@@ -99,7 +130,7 @@ def _read_evaluation(uri: str, summary: RunSummary) -> None:
         continue
       matrices = kv.value.multi_class_confusion_matrix_at_thresholds.matrices
       if matrices:
-        confusion = np.zeros((10, 10))
+        confusion = np.zeros((NUM_CLASSES, NUM_CLASSES))
         for entry in matrices[0].entries:
           confusion[entry.actual_class_id, entry.predicted_class_id] = entry.num_weighted_examples
         summary.confusion = confusion

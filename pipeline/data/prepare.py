@@ -14,13 +14,12 @@ import tempfile
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from components import idx, tfrecord
-from components.idx_examples import (DEFAULT_CHUNK_SIZE, SPLIT_PREFIXES, Chunk, plan_chunks,
-                                     read_chunk_rows)
+from pipeline.data import contract, idx, tfrecord
+from pipeline.data.examples import DEFAULT_CHUNK_SIZE, Chunk, plan_chunks, read_chunk_rows
+from pipeline.data.files import current_umask, write_atomically
 
 _LOG = logging.getLogger(__name__)
 
@@ -52,13 +51,10 @@ def prepare_data(data_dir: str, output: str, beam_args: Sequence[str] = DEFAULT_
   output = os.path.abspath(output)
   if os.path.exists(output) and not overwrite:
     raise FileExistsError(f"{output} already exists; pass --overwrite to replace it")
-  pairs = {name: idx.validate_pair(*idx.find_pair(data_dir, prefix))
-           for name, prefix in SPLIT_PREFIXES.items()}
+  pairs = dict(zip(contract.SPLITS, idx.validate_dir(data_dir)))
   os.makedirs(os.path.dirname(output), exist_ok=True)
   staging = tempfile.mkdtemp(dir=os.path.dirname(output), prefix=f".{os.path.basename(output)}-")
-  umask = os.umask(0)
-  os.umask(umask)
-  os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it 0700; the output should not be.
+  os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes it 0700; the output should not be.
   try:
     _run_beam(pairs, staging, list(beam_args))
     counts = {name: pair.count for name, pair in pairs.items()}
@@ -81,10 +77,7 @@ def write_shard(shard: Shard, out_dir: str) -> str:
   split, index, total, chunk = shard
   path = FileSystems.join(out_dir, f"Split-{split}", f"data_tfrecord-{index:05d}-of-{total:05d}.gz")
   data = gzip.compress(tfrecord.frame_rows(read_chunk_rows(chunk)), compresslevel=6)
-  with FileSystems.create(path + ".tmp", compression_type=CompressionTypes.UNCOMPRESSED) as f:
-    f.write(data)
-  FileSystems.rename([path + ".tmp"], [path])
-  return path
+  return write_atomically(path, data)
 
 
 def plan_shards(pairs: Dict[str, idx.IdxPair], chunk_size: int) -> List[Shard]:

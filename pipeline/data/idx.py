@@ -1,25 +1,23 @@
 """A strict reader for the IDX files that MNIST and Fashion-MNIST ship in.
 
-Pure numpy and Beam's FileSystems (no TensorFlow), so that Beam workers can read
-IDX chunks without paying TensorFlow's import time, and paths may be local or
-any filesystem Beam knows (gs://, ...). Every check names the file it failed on.
+Pure numpy (no TensorFlow, and Beam only for remote paths), so that checks run
+in a fraction of a second before anything heavy is imported, and Beam workers
+read chunks without TensorFlow's import time. Every check names the file it
+failed on.
 """
 
 import dataclasses
 import gzip
 import struct
-from typing import BinaryIO, Tuple
+from typing import BinaryIO, List
 
 import numpy as np
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
+
+from pipeline.data import contract, files
 
 IMAGES_MAGIC = 2051  # 0x00000803: unsigned byte, 3 dimensions.
 LABELS_MAGIC = 2049  # 0x00000801: unsigned byte, 1 dimension.
-ROWS = COLS = 28
-PIXELS = ROWS * COLS
-NUM_CLASSES = 10
-_GZIP_MAGIC = b"\x1f\x8b"
+_HEADER_SIZE = {IMAGES_MAGIC: 16, LABELS_MAGIC: 8}
 
 
 class IdxError(ValueError):
@@ -35,14 +33,10 @@ class IdxPair:
 
 
 def _open(path: str) -> BinaryIO:
-  """Opens `path` for reading, transparently gunzipping by content, not name."""
   try:
-    raw = FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+    return files.open_maybe_gzip(path)
   except Exception as e:  # Beam raises its own IOError subclasses per filesystem.
     raise IdxError(f"{path}: cannot open: {e}") from e
-  head = raw.read(2)
-  raw.seek(0)
-  return gzip.GzipFile(fileobj=raw) if head == _GZIP_MAGIC else raw
 
 
 def _read_exactly(stream: BinaryIO, size: int, path: str, what: str) -> bytes:
@@ -59,7 +53,7 @@ def _payload_length(stream: BinaryIO, path: str) -> int:
   """Counts the bytes left in `stream` (decompressing if needed)."""
   total = 0
   try:
-    while chunk := stream.read(1 << 22):
+    while chunk := stream.read(files.CHUNK):
       total += len(chunk)
   except (OSError, EOFError, gzip.BadGzipFile) as e:
     raise IdxError(f"{path}: corrupt gzip stream: {e}") from e
@@ -70,9 +64,8 @@ def _check_file(path: str, magic: int) -> int:
   """Validates one IDX file's header and length; returns its record count."""
   is_images = magic == IMAGES_MAGIC
   kind = "images" if is_images else "labels"
-  header_size = 16 if is_images else 8
   with _open(path) as f:
-    header = _read_exactly(f, header_size, path, f"{kind} header")
+    header = _read_exactly(f, _HEADER_SIZE[magic], path, f"{kind} header")
     found, count = struct.unpack(">II", header[:8])
     if found != magic:
       hint = " (is this a labels file?)" if found == LABELS_MAGIC else (
@@ -80,9 +73,10 @@ def _check_file(path: str, magic: int) -> int:
       raise IdxError(f"{path}: bad magic number {found}, expected {magic} for {kind}{hint}")
     if is_images:
       rows, cols = struct.unpack(">II", header[8:])
-      if (rows, cols) != (ROWS, COLS):
-        raise IdxError(f"{path}: images are {rows}x{cols}, expected {ROWS}x{COLS}")
-    record = PIXELS if is_images else 1
+      if (rows, cols) != (contract.ROWS, contract.COLS):
+        raise IdxError(f"{path}: images are {rows}x{cols}, expected "
+                       f"{contract.ROWS}x{contract.COLS}")
+    record = contract.PIXELS if is_images else 1
     length = _payload_length(f, path)
   if length != count * record:
     raise IdxError(
@@ -93,15 +87,17 @@ def _check_file(path: str, magic: int) -> int:
 
 def read_labels(path: str, start: int = 0, stop: int = -1) -> np.ndarray:
   """Reads labels [start, stop) of a labels file as uint8, without re-validating."""
-  return _read_records(path, 8, 1, start, stop).reshape(-1)
+  return _read_records(path, LABELS_MAGIC, 1, start, stop).reshape(-1)
 
 
 def read_images(path: str, start: int = 0, stop: int = -1) -> np.ndarray:
   """Reads images [start, stop) of an images file as uint8 [n, 784]."""
-  return _read_records(path, 16, PIXELS, start, stop).reshape(-1, PIXELS)
+  return _read_records(path, IMAGES_MAGIC, contract.PIXELS, start, stop).reshape(
+      -1, contract.PIXELS)
 
 
-def _read_records(path: str, header: int, record: int, start: int, stop: int) -> np.ndarray:
+def _read_records(path: str, magic: int, record: int, start: int, stop: int) -> np.ndarray:
+  header = _HEADER_SIZE[magic]
   with _open(path) as f:
     if stop < 0:
       (stop,) = struct.unpack(">I", _read_exactly(f, header, path, "header")[4:8])
@@ -125,27 +121,35 @@ def validate_pair(images: str, labels: str) -> IdxPair:
   if n_images != n_labels:
     raise IdxError(f"{images} holds {n_images} images but {labels} holds {n_labels} labels")
   values = read_labels(labels)
-  bad = np.flatnonzero(values >= NUM_CLASSES)
+  bad = np.flatnonzero(values >= contract.NUM_CLASSES)
   if bad.size:
     raise IdxError(
-        f"{labels}: {bad.size} label(s) outside 0..{NUM_CLASSES - 1}, first label "
+        f"{labels}: {bad.size} label(s) outside 0..{contract.NUM_CLASSES - 1}, first label "
         f"{int(values[bad[0]])} at index {int(bad[0])}")
   return IdxPair(images=images, labels=labels, count=n_images)
 
 
-def find_pair(directory: str, prefix: str) -> Tuple[str, str]:
-  """Finds `<prefix>-images*` and `<prefix>-labels*` in `directory` (.gz or raw)."""
-  found = []
-  for kind in ("images", "labels"):
-    pattern = FileSystems.join(directory, f"{prefix}-{kind}*")
-    matches = sorted(m.path for r in FileSystems.match([pattern]) for m in r.metadata_list)
-    if len(matches) != 1:
-      what = "no file" if not matches else f"{len(matches)} files ({', '.join(matches)})"
-      raise IdxError(
-          f"{directory}: expected exactly one {prefix}-{kind} IDX file matching "
-          f"{prefix}-{kind}*, found {what}")
-    found.append(matches[0])
-  return found[0], found[1]
+def pair_from_pattern(pattern: str) -> IdxPair:
+  """Validates the images/labels pair that `pattern` matches (e.g. `dir/t10k-*-ubyte*`).
+
+  Each match is told apart by its published name (`...-images-...`,
+  `...-labels-...`); there must be exactly one of each.
+  """
+  matches = files.match(pattern)
+  pair = []
+  for kind in contract.IDX_KINDS:
+    found = [m for m in matches if f"-{kind}-" in m.rsplit("/", 1)[-1]]
+    if len(found) != 1:
+      what = f"{len(found)} files ({', '.join(found)})" if found else "no file"
+      raise IdxError(f"expected exactly one {kind} IDX file matching {pattern}, found {what}")
+    pair.append(found[0])
+  return validate_pair(*pair)
+
+
+def validate_dir(directory: str) -> List[IdxPair]:
+  """Validates every split's pair in `directory`, in `contract.SPLITS` order."""
+  return [pair_from_pattern(files.join(directory, contract.idx_split_glob(split)))
+          for split in contract.SPLITS]
 
 
 def write_idx(path: str, array: np.ndarray, gz: bool = False) -> None:

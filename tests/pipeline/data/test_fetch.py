@@ -11,26 +11,28 @@ import threading
 
 import pytest
 
-from pipeline import fetch
-from pipeline.datasets import ROLES, DatasetSpec, get_dataset
-from pipeline.sources import DirectorySource, MirrorSource, default_sources
-from tests.conftest import IDX_NAMES, write_dataset
+from pipeline.data import contract, fetch
+from pipeline.data.datasets import DatasetSpec, get_dataset
+from pipeline.data.sources import DirectorySource, MirrorSource, default_sources
+from tests.conftest import write_dataset
+
+IDX_FILES = contract.all_idx_files()
 
 
 @pytest.fixture
 def spec(idx_dir):
   """A dataset spec whose checksums are those of the tiny fixture files."""
   digests = {}
-  for role in ROLES:
-    with open(os.path.join(idx_dir, IDX_NAMES[role]), "rb") as f:
-      digests[role] = hashlib.sha256(f.read()).hexdigest()
-  return DatasetSpec(name="tiny", files=dict(IDX_NAMES), sha256=digests, mirrors=())
+  for name in IDX_FILES:
+    with open(os.path.join(idx_dir, name), "rb") as f:
+      digests[name] = hashlib.sha256(f.read()).hexdigest()
+  return DatasetSpec(name="tiny", sha256=digests, mirrors=())
 
 
 def _gzip_dir(src: str, dest: str) -> str:
   """Serves like a mirror: `<name>.gz` files, recompressed."""
   os.makedirs(dest)
-  for name in IDX_NAMES.values():
+  for name in IDX_FILES:
     with open(os.path.join(src, name), "rb") as f, open(os.path.join(dest, name + ".gz"), "wb") as out:
       out.write(gzip.compress(f.read(), compresslevel=1))
   return dest
@@ -72,9 +74,9 @@ def test_mismatch_and_dead_source_fall_through_to_a_good_mirror(spec, idx_dir, t
   target = fetch.fetch_dataset(spec, cache, sources=sources)
 
   assert target == os.path.join(cache, "tiny")
-  assert sorted(os.listdir(target)) == sorted(IDX_NAMES.values())
-  for role in ROLES:  # Cached raw, with the verified digests.
-    assert fetch.sha256_of(os.path.join(target, IDX_NAMES[role])) == spec.sha256[role]
+  assert sorted(os.listdir(target)) == sorted(IDX_FILES)
+  for name in IDX_FILES:  # Cached raw, with the verified digests.
+    assert fetch.sha256_of(os.path.join(target, name)) == spec.sha256[name]
   failures = [r.message for r in caplog.records if "source failed" in r.message]
   assert len(failures) == 2
   assert "Connection refused" in failures[0]

@@ -13,13 +13,9 @@ from typing import Iterator, List, Tuple
 import apache_beam as beam
 import numpy as np
 
-from components import idx
+from pipeline.data import contract, idx
 
-IMAGE_KEY = "image_raw"
-LABEL_KEY = "label"
-DEFAULT_CHUNK_SIZE = 5000
-# Output split -> IDX file prefix: the official files call the test split `t10k`.
-SPLIT_PREFIXES = {"train": "train", "eval": "t10k"}
+DEFAULT_CHUNK_SIZE = 5000  # Examples per Beam element and per TFRecord shard.
 
 Chunk = Tuple[str, str, int, int]  # (images path, labels path, start, stop)
 
@@ -45,19 +41,20 @@ def _feature_entry(key: str, feature: bytes) -> bytes:
 
 def _example_template() -> Tuple[bytes, bytes]:
   """Returns (prefix, middle) so that example = prefix + image + middle + label byte."""
-  image_marker, label_marker = b"\xaa" * idx.PIXELS, b"\x07"
+  image_marker, label_marker = b"\xaa" * contract.PIXELS, b"\x07"
   image_feature = _len_field(1, _len_field(1, image_marker))  # Feature.bytes_list
   label_feature = _len_field(3, _len_field(1, label_marker))  # Feature.int64_list, packed
-  features = _feature_entry(IMAGE_KEY, image_feature) + _feature_entry(LABEL_KEY, label_feature)
+  features = (_feature_entry(contract.IMAGE_KEY, image_feature) +
+              _feature_entry(contract.LABEL_KEY, label_feature))
   example = _len_field(1, features)  # Example.features
   start = example.index(image_marker)
-  end = start + idx.PIXELS
+  end = start + contract.PIXELS
   assert example.endswith(label_marker) and example.count(label_marker) == 1
   return example[:start], example[end:-1]
 
 
 _PREFIX, _MIDDLE = _example_template()
-EXAMPLE_SIZE = len(_PREFIX) + idx.PIXELS + len(_MIDDLE) + 1
+EXAMPLE_SIZE = len(_PREFIX) + contract.PIXELS + len(_MIDDLE) + 1
 
 
 def encode_example_rows(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -65,8 +62,8 @@ def encode_example_rows(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
   out = np.empty((len(labels), EXAMPLE_SIZE), dtype=np.uint8)
   p = len(_PREFIX)
   out[:, :p] = np.frombuffer(_PREFIX, np.uint8)
-  out[:, p:p + idx.PIXELS] = images
-  out[:, p + idx.PIXELS:-1] = np.frombuffer(_MIDDLE, np.uint8)
+  out[:, p:p + contract.PIXELS] = images
+  out[:, p + contract.PIXELS:-1] = np.frombuffer(_MIDDLE, np.uint8)
   out[:, -1] = labels
   return out
 

@@ -5,30 +5,35 @@ import os
 import numpy as np
 import pytest
 
-from components import idx
-from tests.conftest import IDX_NAMES, write_dataset
+from pipeline.data import contract, idx
+from tests.conftest import idx_name, write_dataset
+
+
+def _pair(directory, split="train"):
+  return idx.pair_from_pattern(os.path.join(directory, contract.idx_split_glob(split)))
 
 
 def test_validate_pair_counts_examples(idx_dir):
-  pair = idx.validate_pair(*idx.find_pair(idx_dir, "train"))
+  pair = _pair(idx_dir)
   assert pair.count == 40
-  assert pair.images.endswith(IDX_NAMES["train_images"])
-  assert pair.labels.endswith(IDX_NAMES["train_labels"])
+  assert pair.images.endswith(idx_name("train_images"))
+  assert pair.labels.endswith(idx_name("train_labels"))
 
 
 def test_gzip_and_raw_read_the_same(tmp_path):
   raw_labels, _ = write_dataset(str(tmp_path / "raw"), gz=False)
   write_dataset(str(tmp_path / "gz"), gz=True)
-  raw = idx.find_pair(str(tmp_path / "raw"), "train")
-  gz = idx.find_pair(str(tmp_path / "gz"), "train")
-  assert gz[0].endswith(".gz")
-  np.testing.assert_array_equal(idx.read_images(raw[0]), idx.read_images(gz[0]))
-  np.testing.assert_array_equal(idx.read_labels(gz[1]), raw_labels)
-  assert idx.validate_pair(*gz).count == 40
+  raw = _pair(str(tmp_path / "raw"))
+  gz = _pair(str(tmp_path / "gz"))
+  assert gz.images.endswith(".gz") and gz.labels.endswith(".gz")
+  np.testing.assert_array_equal(idx.read_images(raw.images), idx.read_images(gz.images))
+  np.testing.assert_array_equal(idx.read_labels(gz.labels), raw_labels)
+  assert gz.count == 40
 
 
 def test_chunk_reads_match_full_read(idx_dir):
-  images, labels = idx.find_pair(idx_dir, "train")
+  pair = _pair(idx_dir)
+  images, labels = pair.images, pair.labels
   full = idx.read_images(images)
   assert full.shape == (40, 784)
   np.testing.assert_array_equal(idx.read_images(images, 13, 27), full[13:27])

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components import idx
-from pipeline.prepare import prepare_data
-from tests.conftest import BEAM_TEST_ARGS, IDX_NAMES
+from pipeline.data import idx
+from pipeline.data.prepare import prepare_data
+from tests.conftest import BEAM_TEST_ARGS, idx_name
 
 
 def _path(d, role):
-  return os.path.join(d, IDX_NAMES[role])
+  return os.path.join(d, idx_name(role))
 
 
 def _rewrite(path, fn):
@@ -70,10 +70,11 @@ CORRUPTIONS = {
     "corrupt gzip": (_cut_gzip, r"train-images-idx3-ubyte.gz: corrupt gzip stream"),
     "missing file": (
         lambda d: os.remove(_path(d, "eval_labels")),
-        r"expected exactly one t10k-labels IDX file matching t10k-labels\*, found no file"),
+        r"expected exactly one labels IDX file matching .*/t10k-\*-ubyte\*, found no file"),
     "two candidate files": (
         lambda d: idx.write_idx(_path(d, "eval_labels") + ".gz", np.zeros(20, np.uint8), gz=True),
-        r"expected exactly one t10k-labels IDX file .* found 2 files"),
+        r"expected exactly one labels IDX file matching .*/t10k-\*-ubyte\*, found 2 files "
+        r"\(.*t10k-labels-idx1-ubyte, .*t10k-labels-idx1-ubyte.gz\)"),
 }
 
 

@@ -6,8 +6,8 @@ import tensorflow as tf
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from components import idx
-from components.idx_examples import IdxToExamples, encode_examples, plan_chunks
+from pipeline.data import idx
+from pipeline.data.examples import IdxToExamples, encode_examples, plan_chunks
 
 FEATURE_SPEC = {
     "image_raw": tf.io.FixedLenFeature([], tf.string),
@@ -45,7 +45,7 @@ def _summary(serialized: bytes):
 
 
 def test_transform_emits_every_example_with_the_feature_spec(idx_dir):
-  pair = idx.validate_pair(*idx.find_pair(idx_dir, "train"))
+  pair = idx.validate_dir(idx_dir)[0]
   labels = idx.read_labels(pair.labels)
   with TestPipeline() as p:
     examples = p | IdxToExamples(pair, chunk_size=7)  # pylint: disable=no-value-for-parameter

@@ -1,0 +1,50 @@
+"""Checks of command-line paths that run before TensorFlow loads, in well under a second.
+
+Each failure is a `UsageError` whose message names the flag and what to do;
+nothing is created on disk by any check.
+"""
+
+import os
+
+from pipeline.data import idx
+
+
+class UsageError(ValueError):
+  """A command-line value cannot work; the message names the flag."""
+
+
+def check_data_dir(path: str, flag: str = "--data-dir") -> str:
+  """Validates the four IDX files in a local directory; returns its absolute path."""
+  if not os.path.isdir(path):
+    what = "is not a directory" if os.path.exists(path) else "does not exist"
+    raise UsageError(f"{flag} {path} {what}; give the directory holding the four IDX files, "
+                     "or drop the flag to fetch --dataset")
+  try:
+    idx.validate_dir(path)
+  except idx.IdxError as e:
+    raise UsageError(f"{flag} {path}: {e}") from None
+  return os.path.abspath(path)
+
+
+def check_output_dir(path: str, flag: str) -> str:
+  """Checks that `path` is, or can become, a writable directory; returns it absolute."""
+  path = os.path.abspath(path)
+  if os.path.exists(path) and not os.path.isdir(path):
+    raise UsageError(f"{flag} {path} is a file; give a directory (it is created if missing)")
+  existing = path
+  while not os.path.exists(existing):
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing):
+    raise UsageError(f"{flag} {path}: {existing} is a file, so the directory cannot be created")
+  if not os.access(existing, os.W_OK | os.X_OK):
+    raise UsageError(f"{flag} {path}: {existing} is not writable; choose another directory")
+  return path
+
+
+def check_output_file(path: str, flag: str) -> str:
+  """Checks that a file can be written at `path` (its directory exists); returns it absolute."""
+  path = os.path.abspath(path)
+  if os.path.isdir(path):
+    raise UsageError(f"{flag} {path} is a directory; give a file name")
+  check_output_dir(os.path.dirname(path), flag)
+  return path

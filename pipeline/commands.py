@@ -1,0 +1,113 @@
+"""What each `python -m pipeline` command does, once its arguments are parsed.
+
+Every value and path is checked first (`_settings`, `pipeline.checks`), so a bad
+one fails in well under two seconds with one line; TensorFlow and TFX load only
+after that, inside the runners.
+"""
+
+import argparse
+import os
+import sys
+from typing import Tuple
+
+from pipeline import checks
+from pipeline.config import DATASET_DEFAULTS, PipelineConfig
+from pipeline.data.fetch import FetchError
+from pipeline.data.idx import IdxError
+from trainer_module import hparams as hp
+
+EXIT_ERROR = 1
+EXIT_NOT_BLESSED = 3
+EXIT_INTERRUPTED = 130
+
+
+def own_process(verbose: bool) -> None:
+  """Console logging, and an argv that libraries cannot misread.
+
+  TFX's executor operator appends `sys.argv[1:]` to every component's Beam
+  options and re-parses them with absl, where `-v` means `--verbosity`: our
+  flags would break or change every Beam component. They are parsed already.
+  """
+  from pipeline.console import setup_console  # pylint: disable=import-outside-toplevel
+  setup_console(verbose)
+  del sys.argv[1:]
+
+
+def dispatch(args: argparse.Namespace) -> None:
+  """Runs the command; turns expected failures into one line and an exit status."""
+  handlers = {"fetch-data": _fetch_data, "prepare-data": _prepare_data, "run": _run,
+              "compile": _compile}
+  try:
+    handlers[args.command](args)
+  except hp.InvalidSetting as e:
+    _fail(f"{hp.flag_name(e.name)} {e.problem}")
+  except (checks.UsageError, IdxError, FetchError, FileExistsError, ValueError) as e:
+    _fail(str(e))
+  except KeyboardInterrupt:
+    resume = (" Rerun the same command to resume: components that finished are reused "
+              "from the cache." if args.command == "run" else "")
+    _fail(f"interrupted.{resume}", EXIT_INTERRUPTED)
+
+
+def _fail(message: str, status: int = EXIT_ERROR) -> None:
+  print(f"error: {message}", file=sys.stderr)
+  sys.exit(status)
+
+
+def _settings(args: argparse.Namespace) -> Tuple[hp.HParams, float]:
+  """Hyperparameters and accuracy threshold: flags over the dataset's defaults, checked."""
+  defaults = DATASET_DEFAULTS[args.dataset]
+  hparams = hp.from_flags(args, dataset=args.dataset, train_steps=defaults["train_steps"])
+  threshold = (defaults["accuracy_threshold"] if args.accuracy_threshold is None
+               else args.accuracy_threshold)
+  if not 0 <= threshold <= 1:
+    raise hp.InvalidSetting("accuracy_threshold", f"must be in [0, 1], got {threshold!r}")
+  return hparams, threshold
+
+
+def _fetch(args: argparse.Namespace) -> str:
+  from pipeline.data import datasets, fetch  # pylint: disable=import-outside-toplevel
+  return fetch.fetch_dataset(datasets.get_dataset(args.dataset), args.cache_dir,
+                             data_dir=getattr(args, "data_dir", None))
+
+
+def _fetch_data(args: argparse.Namespace) -> None:
+  print(_fetch(args))
+
+
+def _prepare_data(args: argparse.Namespace) -> None:
+  if args.data_dir:
+    checks.check_data_dir(args.data_dir)
+  from pipeline.data import prepare  # pylint: disable=import-outside-toplevel
+  data_dir = args.data_dir or _fetch(args)
+  counts = prepare.prepare_data(data_dir, args.output,
+                                args.beam_arg or prepare.DEFAULT_BEAM_ARGS, args.overwrite)
+  print(f"wrote {', '.join(f'{n} {k}' for k, n in counts.items())} examples to {args.output}")
+
+
+def _run(args: argparse.Namespace) -> None:
+  hparams, threshold = _settings(args)
+  output_root = checks.check_output_dir(args.output_root, "--output-root")
+  data_dir = checks.check_data_dir(args.data_dir) if args.data_dir else _fetch(args)
+  from pipeline.runners import local  # pylint: disable=import-outside-toplevel
+  config = local.local_config(hparams, threshold, data_dir, output_root, args.beam_arg)
+  try:
+    summary = local.run_and_report(config, output_root)
+  except (KeyboardInterrupt, ValueError):
+    raise
+  except Exception as e:  # pylint: disable=broad-except
+    # A component failed; TFX has logged its traceback above. Say which and why, once.
+    _fail(f"pipeline run failed: {e}\n(--verbose shows every component's log)")
+  if not summary.blessed:
+    print(f"exit status {EXIT_NOT_BLESSED}: the model was not blessed, so nothing was pushed",
+          file=sys.stderr)
+    sys.exit(EXIT_NOT_BLESSED)
+
+
+def _compile(args: argparse.Namespace) -> None:
+  hparams, threshold = _settings(args)
+  output = checks.check_output_file(args.output, "--output")
+  from pipeline.runners import kubeflow  # pylint: disable=import-outside-toplevel
+  config: PipelineConfig = kubeflow.kfp_config(hparams, threshold, args.output_root,
+                                               args.data_dir)
+  print(f"wrote {kubeflow.compile_pipeline(config, output, args.image or kubeflow.KFP_IMAGE)}")

@@ -1,0 +1,84 @@
+"""File helpers shared by the data layer, the runners and the reports.
+
+Local paths use the standard library; other schemes (gs://, ...) go through
+Beam's FileSystems, imported only then because it costs seconds.
+"""
+
+import gzip
+import os
+import tempfile
+from typing import BinaryIO, List
+
+CHUNK = 1 << 20  # Read/copy buffer.
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def is_remote(path: str) -> bool:
+  """True for `scheme://...` paths that only Beam's FileSystems can open."""
+  return "://" in path
+
+
+def join(directory: str, name: str) -> str:
+  """`directory/name` for local and `scheme://` paths alike."""
+  return directory.rstrip("/") + "/" + name
+
+
+def open_binary(path: str) -> BinaryIO:
+  """Opens `path` for reading bytes, locally or through Beam's FileSystems."""
+  if not is_remote(path):
+    return open(path, "rb")
+  from apache_beam.io.filesystem import CompressionTypes  # pylint: disable=import-outside-toplevel
+  from apache_beam.io.filesystems import FileSystems  # pylint: disable=import-outside-toplevel
+  return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
+def open_maybe_gzip(path: str) -> BinaryIO:
+  """Opens `path`, gunzipping transparently when its content (not its name) is gzip."""
+  raw = open_binary(path)
+  head = raw.read(2)
+  raw.seek(0)
+  return gzip.GzipFile(fileobj=raw) if head == GZIP_MAGIC else raw
+
+
+def match(pattern: str) -> List[str]:
+  """Sorted files matching a glob, local or remote."""
+  if not is_remote(pattern):
+    import glob  # pylint: disable=import-outside-toplevel
+    return sorted(glob.glob(pattern))
+  from apache_beam.io.filesystems import FileSystems  # pylint: disable=import-outside-toplevel
+  return sorted(m.path for r in FileSystems.match([pattern]) for m in r.metadata_list)
+
+
+def write_atomically(path: str, data: bytes) -> str:
+  """Writes `data` to `path` so that readers see the old file or the whole new one.
+
+  The bytes go to a temporary sibling first, then are renamed over `path`; a
+  failure removes the temporary file. Returns `path`.
+  """
+  if is_remote(path):
+    from apache_beam.io.filesystem import CompressionTypes  # pylint: disable=import-outside-toplevel
+    from apache_beam.io.filesystems import FileSystems  # pylint: disable=import-outside-toplevel
+    with FileSystems.create(path + ".tmp", compression_type=CompressionTypes.UNCOMPRESSED) as f:
+      f.write(data)
+    FileSystems.rename([path + ".tmp"], [path])
+    return path
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}-")
+  try:
+    with os.fdopen(fd, "wb") as f:
+      f.write(data)
+    os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it 0600; the result should not be.
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
+  return path
+
+
+def current_umask() -> int:
+  """The process umask (reading it means setting it, so it is set back at once)."""
+  mask = os.umask(0)
+  os.umask(mask)
+  return mask

@@ -1,0 +1,75 @@
+"""Runs the pipeline locally: BeamDagRunner, in-process Beam, SQLite ML Metadata, all
+under one output root."""
+
+import logging
+import os
+import time
+from typing import Dict, Optional, Sequence
+
+from tfx.orchestration import metadata
+from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
+from tqdm import tqdm
+
+from pipeline.config import PipelineConfig, config_under_root
+from pipeline.data import contract
+from pipeline.pipeline import create_pipeline
+from pipeline.reporting.progress import ComponentProgress
+from pipeline.reporting.report import format_summary, write_report
+from pipeline.reporting.summary import RunSummary, summarize
+from trainer_module.hparams import HParams
+
+_LOG = logging.getLogger(__name__)
+
+# In-process DirectRunner for the Beam components. Measured on 2 cores (README):
+# multi-processing workers each import TensorFlow/TFDV before doing any work,
+# which costs more than it saves on 70k small examples.
+LOCAL_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+DEFAULT_OUTPUT_ROOT = "output"
+
+
+def local_config(hparams: HParams, accuracy_threshold: float, data_dir: str, output_root: str,
+                 beam_args: Optional[Sequence[str]] = None) -> PipelineConfig:
+  """A config for a local run: absolute paths under `output_root`, in-process Beam."""
+  return config_under_root(hparams, accuracy_threshold, os.path.abspath(output_root),
+                           os.path.abspath(data_dir), tuple(beam_args or LOCAL_BEAM_ARGS))
+
+
+def metadata_path(output_root: str, pipeline_name: str) -> str:
+  """The SQLite ML Metadata file of a pipeline under `output_root`."""
+  return os.path.join(output_root, "metadata", pipeline_name, "metadata.db")
+
+
+def report_dir(output_root: str, pipeline_name: str, run_id: str) -> str:
+  """Where a run's report.md and report.png go."""
+  return os.path.join(output_root, "reports", pipeline_name, run_id)
+
+
+def run_local(config: PipelineConfig, output_root: str,
+              show_progress: bool = True) -> Dict[str, float]:
+  """Runs `config`'s pipeline to completion; returns wall seconds per component (and total).
+
+  Raises whatever a component raised (e.g. DataAnomaliesError), after which no
+  downstream component has run.
+  """
+  db = metadata_path(output_root, config.pipeline_name)
+  os.makedirs(os.path.dirname(db), exist_ok=True)
+  pipeline = create_pipeline(config, metadata.sqlite_metadata_connection_config(db))
+  _LOG.info("running %s with %d components; artifacts under %s",
+            pipeline.pipeline_info.pipeline_name, len(pipeline.components), config.pipeline_root)
+  start = time.monotonic()
+  bar = None if show_progress else tqdm(disable=True)
+  with ComponentProgress(len(pipeline.components), bar) as progress:
+    BeamDagRunner().run(pipeline)
+  return {**progress.seconds, "total": time.monotonic() - start}
+
+
+def run_and_report(config: PipelineConfig, output_root: str) -> RunSummary:
+  """Runs the pipeline, prints the summary and writes the markdown + PNG report."""
+  seconds = run_local(config, output_root)
+  summary = summarize(metadata_path(output_root, config.pipeline_name))
+  class_names = contract.class_names(config.dataset)
+  report = write_report(summary, seconds, config,
+                        report_dir(output_root, config.pipeline_name, summary.run_id))
+  print(format_summary(summary, seconds, class_names))
+  print(f"report: {report} (+ report.png)")
+  return summary

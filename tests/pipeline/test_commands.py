@@ -1,0 +1,77 @@
+"""`python -m pipeline run` end to end in a subprocess: verbose output, exit statuses,
+a fully cached rerun, and Ctrl-C."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from tests.conftest import write_dataset
+
+pytestmark = pytest.mark.slow
+
+# In-process Beam and a tiny model: a run takes tens of seconds, mostly imports.
+FAST = ["--dataset", "mnist", "--eval-steps", "2", "--batch-size", "20",
+        "--beam-arg=--direct_num_workers=1"]
+
+
+def _run(*args, timeout=240):
+  return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True,
+                        text=True, timeout=timeout, check=False)
+
+
+@pytest.fixture
+def tiny_idx(tmp_path):
+  write_dataset(str(tmp_path / "idx"), n_train=100, n_eval=40, seed=5)
+  return str(tmp_path / "idx")
+
+
+def test_verbose_run_not_blessed_exits_3_and_a_cached_rerun_says_nothing_ran(tiny_idx, tmp_path):
+  args = ["run", *FAST, "--data-dir", tiny_idx, "--output-root", str(tmp_path / "out"),
+          "--train-steps", "1", "--accuracy-threshold", "0.99"]
+  first = _run("-v", *args)  # `-v` before the command: TFX must not re-parse it.
+  assert first.returncode == 3, first.stderr[-3000:]
+  assert first.stderr.splitlines()[-1] == (
+      "exit status 3: the model was not blessed, so nothing was pushed")
+  assert "blessed: NO" in first.stdout and "nothing ran" not in first.stdout
+  # Verbose means this project's DEBUG and others' INFO, not Beam's per-element dumps.
+  assert len(first.stderr) < 2_000_000
+  assert " DEBUG " not in first.stderr.replace(" DEBUG pipeline", "")
+
+  again = _run(*args)
+  assert again.returncode == 3
+  assert "nothing ran: every component was reused from the cache" in again.stdout
+
+
+def test_ctrl_c_is_one_line_and_exit_130(tiny_idx, tmp_path):
+  proc = subprocess.Popen(
+      [sys.executable, "-m", "pipeline", "run", *FAST, "--data-dir", tiny_idx,
+       "--output-root", str(tmp_path / "out"), "--train-steps", "100000"],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+      env={**os.environ, "PYTHONUNBUFFERED": "1"})
+  training = threading.Event()
+  errors = []
+
+  def watch_stdout():  # The progress bar prints "done <component>" lines there.
+    for line in proc.stdout:
+      if "done AnomalyGate" in line:
+        training.set()
+  threading.Thread(target=watch_stdout, daemon=True).start()
+  drain = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)
+  drain.start()  # A full stderr pipe would block the process.
+  try:
+    assert training.wait(180), "the run never reached the Trainer"
+    proc.send_signal(signal.SIGINT)  # What Ctrl-C sends to the foreground process.
+    status = proc.wait(60)
+  finally:
+    proc.kill()
+  drain.join(10)
+  stderr = errors[0]
+  assert status == 130, stderr[-3000:]
+  assert stderr.splitlines()[-1] == (
+      "error: interrupted. Rerun the same command to resume: components that finished are "
+      "reused from the cache.")
+  assert "Traceback" not in stderr

@@ -1,0 +1,51 @@
+"""The one hyperparameter type: checks, the TFX custom_config round trip, the flags."""
+
+import argparse
+import subprocess
+import sys
+
+import pytest
+
+from trainer_module.hparams import HParams, InvalidSetting, add_flags, from_flags
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("train_steps", 0, "train_steps must be positive, got 0"),
+    ("train_steps", 2.5, "train_steps must be a whole number, got 2.5"),
+    ("learning_rate", 0.0, "learning_rate must be positive, got 0.0"),
+    ("learning_rate", -1e-3, "learning_rate must be positive, got -0.001"),
+    ("batch_size", -5, "batch_size must be positive, got -5"),
+    ("dropout", 1.0, r"dropout must be in \[0, 1\), got 1.0"),
+    ("model", "resnet", "model 'resnet' is unknown; choose one of: cnn, cnn_tf_layers, vgg_like"),
+    ("dataset", "cifar10", "dataset 'cifar10' is unknown; choose one of: fashion_mnist, mnist"),
+])
+def test_each_bad_value_is_named(field, value, message):
+  values = {"train_steps": 10, field: value}
+  with pytest.raises(InvalidSetting, match=message) as error:
+    HParams(**values)
+  assert error.value.name == field
+
+
+def test_custom_config_round_trip_keeps_steps_out():
+  hparams = HParams(train_steps=70, eval_steps=3, model="vgg_like", dropout=0.2, dataset="mnist")
+  config = hparams.to_custom_config()
+  assert "train_steps" not in config and "eval_steps" not in config
+  assert HParams.from_custom_config(config, 70, 3) == hparams
+
+
+def test_one_set_of_defaults_for_flags_and_code():
+  parser = argparse.ArgumentParser()
+  add_flags(parser, train_steps_default=None)
+  args = parser.parse_args(["--train-steps", "5"])
+  assert from_flags(args) == HParams(train_steps=5)
+  assert from_flags(parser.parse_args(["--train-steps", "5", "--learning-rate", "0.01"])
+                    ).learning_rate == 0.01
+  with pytest.raises(SystemExit):  # Required when no default is described.
+    parser.parse_args([])
+
+
+def test_importing_hparams_loads_no_tensorflow():
+  code = ("import sys, trainer_module.hparams, pipeline.config, pipeline.cli; "
+          "print(sorted(m for m in ('tensorflow', 'apache_beam', 'tfx') if m in sys.modules))")
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+  assert out.stdout.strip() == "[]"

@@ -1,0 +1,140 @@
+"""The one hyperparameter type, shared by the pipeline config, the CLI, the TFX Trainer's
+`custom_config` and the standalone task. No TensorFlow import: it is checked before
+anything heavy loads.
+"""
+
+import dataclasses
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from pipeline.data import contract
+
+# The architectures in trainer_module.models, by function name (`models.get_model`).
+MODEL_NAMES: Tuple[str, ...] = ("cnn", "cnn_tf_layers", "vgg_like")
+# TFX passes the step counts through TrainArgs/EvalArgs, not custom_config.
+_STEP_FIELDS = ("train_steps", "eval_steps")
+
+
+class InvalidSetting(ValueError):
+  """A setting has a value that cannot work; `name` is the setting (field) name."""
+
+  def __init__(self, name: str, problem: str):
+    super().__init__(f"{name} {problem}")
+    self.name = name
+    self.problem = problem
+
+
+def check_model_name(name: str) -> str:
+  """Returns `name` if it is a known architecture; InvalidSetting naming the choices otherwise."""
+  if name not in MODEL_NAMES:
+    raise InvalidSetting("model", f"{name!r} is unknown; choose one of: {', '.join(MODEL_NAMES)}")
+  return name
+
+
+def _check_positive(name: str, value: Any) -> None:
+  if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+    raise InvalidSetting(name, f"must be positive, got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class HParams:
+  """Training hyperparameters; every value is checked on construction.
+
+  Attributes:
+    train_steps: Training batches.
+    model: Architecture name, one of MODEL_NAMES.
+    eval_steps: Batches per evaluation (at each checkpoint).
+    batch_size: Examples per batch.
+    learning_rate: Adam's learning rate.
+    dropout: Dropout rate; None means the architecture's own default.
+    dataset: What the model is trained on; names the classes in the serving
+      signature (`contract.class_names`; None gives the digits).
+    checkpoints: Checkpoints, and so evaluations, over a run.
+    keep_checkpoint_max: Checkpoints kept on disk.
+  """
+  train_steps: int
+  model: str = "cnn"
+  eval_steps: int = 100
+  batch_size: int = 100
+  learning_rate: float = 1e-3
+  dropout: Optional[float] = None
+  dataset: Optional[str] = None
+  checkpoints: int = 5
+  keep_checkpoint_max: int = 3
+
+  def __post_init__(self):
+    check_model_name(self.model)
+    for name in ("train_steps", "eval_steps", "batch_size", "checkpoints", "keep_checkpoint_max"):
+      value = getattr(self, name)
+      if not isinstance(value, int):
+        raise InvalidSetting(name, f"must be a whole number, got {value!r}")
+      _check_positive(name, value)
+    _check_positive("learning_rate", self.learning_rate)
+    if self.dropout is not None and not 0 <= self.dropout < 1:
+      raise InvalidSetting("dropout", f"must be in [0, 1), got {self.dropout!r}")
+    if self.dataset is not None and self.dataset not in contract.CLASS_NAMES:
+      raise InvalidSetting("dataset", f"{self.dataset!r} is unknown; choose one of: "
+                           f"{', '.join(sorted(contract.CLASS_NAMES))}")
+
+  def to_custom_config(self) -> Dict[str, Any]:
+    """The TFX Trainer's `custom_config`: every field but the step counts."""
+    return {k: v for k, v in dataclasses.asdict(self).items() if k not in _STEP_FIELDS}
+
+  @classmethod
+  def from_custom_config(cls, config: Optional[Mapping[str, Any]], train_steps: int,
+                         eval_steps: int) -> "HParams":
+    """Inverse of `to_custom_config`; unknown keys are an error, not silently ignored."""
+    config = dict(config or {})
+    unknown = set(config) - {f.name for f in dataclasses.fields(cls)} | (
+        set(config) & set(_STEP_FIELDS))
+    if unknown:
+      raise InvalidSetting("custom_config", f"has unknown key(s) {sorted(unknown)}")
+    return cls(train_steps=train_steps, eval_steps=eval_steps, **config)
+
+  def estimator_params(self) -> Dict[str, Any]:
+    """The Estimator `params` that `model_fn` reads."""
+    return {"model": self.model, "learning_rate": self.learning_rate, "dropout": self.dropout,
+            "class_names": list(contract.class_names(self.dataset))}
+
+
+# The fields a command line may set, with their help; flags are `--field-name`.
+_FLAG_HELP = {
+    "model": "architecture",
+    "train_steps": "training batches",
+    "eval_steps": "batches per evaluation",
+    "batch_size": "examples per batch",
+    "learning_rate": "Adam learning rate",
+    "dropout": "dropout rate (default: the architecture's own)",
+}
+
+
+def flag_name(field: str) -> str:
+  """The command-line flag of a field, e.g. `learning_rate` -> `--learning-rate`."""
+  return "--" + field.replace("_", "-")
+
+
+def add_flags(parser, train_steps_default: Optional[str]) -> None:
+  """Adds a flag per settable field to an argparse parser; unset flags stay None.
+
+  `train_steps_default` describes where an unset --train-steps comes from;
+  None makes the flag required.
+  """
+  defaults = {f.name: f.default for f in dataclasses.fields(HParams)}
+  defaults["train_steps"] = train_steps_default
+  for field, text in _FLAG_HELP.items():
+    kwargs: Dict[str, Any] = {"default": None}
+    if field == "model":
+      kwargs["choices"] = MODEL_NAMES
+    else:
+      kwargs["type"] = int if field.endswith(("_steps", "_size")) else float
+    if field == "train_steps" and train_steps_default is None:
+      kwargs["required"] = True
+    elif field != "dropout":
+      text += f" (default: {defaults[field]})"
+    parser.add_argument(flag_name(field), help=text, **kwargs)
+
+
+def from_flags(args, **defaults: Any) -> HParams:
+  """HParams from parsed flags; a flag left unset takes `defaults`, then the field's default."""
+  values = dict(defaults)
+  values.update({f: getattr(args, f) for f in _FLAG_HELP if getattr(args, f) is not None})
+  return HParams(**values)
