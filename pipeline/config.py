@@ -54,7 +54,7 @@ class PipelineConfig:
 
 def pipeline_name(dataset: str) -> str:
   """The pipeline's name for a dataset, e.g. `mnist-tfx-fashion-mnist`."""
-  return f"mnist-tfx-{get_dataset(dataset).name.replace('_', '-')}"
+  return f"mnist-tfx-{dataset.replace('_', '-')}"
 
 
 def config_under_root(hparams: HParams, accuracy_threshold: float, output_root: str,
