@@ -10,8 +10,13 @@ from pipeline.data import contract
 
 # The architectures in trainer_module.models, by function name (`models.get_model`).
 MODEL_NAMES: Tuple[str, ...] = ("cnn", "cnn_tf_layers", "vgg_like")
+# How training is distributed over a TF_CONFIG cluster (trainer_module.distribution).
+DISTRIBUTE_CHOICES: Tuple[str, ...] = ("none", "parameter_server", "multi_worker_mirrored")
 # TFX passes the step counts through TrainArgs/EvalArgs, not custom_config.
 _STEP_FIELDS = ("train_steps", "eval_steps")
+# custom_config holds the hyperparameters under this key; TFX extensions (e.g. the
+# Vertex AI Trainer's ai_platform_training_args) add keys of their own beside it.
+CUSTOM_CONFIG_KEY = "hparams"
 
 
 class InvalidSetting(ValueError):
@@ -50,6 +55,7 @@ class HParams:
       signature (`contract.class_names`; None gives the digits).
     checkpoints: Checkpoints, and so evaluations, over a run.
     keep_checkpoint_max: Checkpoints kept on disk.
+    distribute: How to train in a TF_CONFIG cluster, one of DISTRIBUTE_CHOICES.
   """
   train_steps: int
   model: str = "cnn"
@@ -60,9 +66,13 @@ class HParams:
   dataset: Optional[str] = None
   checkpoints: int = 5
   keep_checkpoint_max: int = 3
+  distribute: str = "none"
 
   def __post_init__(self):
     check_model_name(self.model)
+    if self.distribute not in DISTRIBUTE_CHOICES:
+      raise InvalidSetting("distribute", f"{self.distribute!r} is unknown; choose one of: "
+                           f"{', '.join(DISTRIBUTE_CHOICES)}")
     for name in ("train_steps", "eval_steps", "batch_size", "checkpoints", "keep_checkpoint_max"):
       value = getattr(self, name)
       if not isinstance(value, int):
@@ -76,19 +86,20 @@ class HParams:
                            f"{', '.join(sorted(contract.CLASS_NAMES))}")
 
   def to_custom_config(self) -> Dict[str, Any]:
-    """The TFX Trainer's `custom_config`: every field but the step counts."""
-    return {k: v for k, v in dataclasses.asdict(self).items() if k not in _STEP_FIELDS}
+    """The TFX Trainer's `custom_config`: every field but the step counts, under "hparams"."""
+    return {CUSTOM_CONFIG_KEY: {k: v for k, v in dataclasses.asdict(self).items()
+                                if k not in _STEP_FIELDS}}
 
   @classmethod
   def from_custom_config(cls, config: Optional[Mapping[str, Any]], train_steps: int,
                          eval_steps: int) -> "HParams":
-    """Inverse of `to_custom_config`; unknown keys are an error, not silently ignored."""
-    config = dict(config or {})
-    unknown = set(config) - {f.name for f in dataclasses.fields(cls)} | (
-        set(config) & set(_STEP_FIELDS))
+    """Inverse of `to_custom_config`; unknown hyperparameters are an error, not ignored."""
+    values = dict((config or {}).get(CUSTOM_CONFIG_KEY) or {})
+    unknown = set(values) - {f.name for f in dataclasses.fields(cls)} | (
+        set(values) & set(_STEP_FIELDS))
     if unknown:
-      raise InvalidSetting("custom_config", f"has unknown key(s) {sorted(unknown)}")
-    return cls(train_steps=train_steps, eval_steps=eval_steps, **config)
+      raise InvalidSetting("custom_config", f"has unknown hyperparameter(s) {sorted(unknown)}")
+    return cls(train_steps=train_steps, eval_steps=eval_steps, **values)
 
   def estimator_params(self) -> Dict[str, Any]:
     """The Estimator `params` that `model_fn` reads."""
@@ -104,12 +115,16 @@ _FLAG_HELP = {
     "batch_size": "examples per batch",
     "learning_rate": "Adam learning rate",
     "dropout": "dropout rate (default: the architecture's own)",
+    "distribute": "strategy in a TF_CONFIG cluster",
 }
 
 
 def flag_name(field: str) -> str:
-  """The command-line flag of a field, e.g. `learning_rate` -> `--learning-rate`."""
-  return "--" + field.replace("_", "-")
+  """The command-line flag of a field, e.g. `learning_rate` -> `--learning-rate`.
+
+  Settings that come from the environment (upper case, e.g. TF_CONFIG) keep their name.
+  """
+  return field if field.isupper() else "--" + field.replace("_", "-")
 
 
 def add_flags(parser, train_steps_default: Optional[str]) -> None:
@@ -122,8 +137,8 @@ def add_flags(parser, train_steps_default: Optional[str]) -> None:
   defaults["train_steps"] = train_steps_default
   for field, text in _FLAG_HELP.items():
     kwargs: Dict[str, Any] = {"default": None}
-    if field == "model":
-      kwargs["choices"] = MODEL_NAMES
+    if field in ("model", "distribute"):
+      kwargs["choices"] = MODEL_NAMES if field == "model" else DISTRIBUTE_CHOICES
     else:
       kwargs["type"] = int if field.endswith(("_steps", "_size")) else float
     if field == "train_steps" and train_steps_default is None:

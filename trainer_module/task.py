@@ -4,8 +4,10 @@
       --export-dir out/models [--model cnn] [--dataset fashion_mnist] [--job-dir out/job]
 
 Reuses the same functions as the TFX `run_fn`; useful for debugging and for
-cloud training jobs (TF_CONFIG is honoured). The SavedModel goes to
-EXPORT_DIR/<version>/, the layout TF Serving watches.
+cloud training jobs. In a TF_CONFIG cluster every task runs it with the same
+flags (`python -m trainer_module.cluster` starts one on this machine); the chief
+exports. The SavedModel goes to EXPORT_DIR/<version>/, the layout TF Serving
+watches.
 """
 
 import argparse
@@ -18,6 +20,8 @@ from typing import List, Optional
 
 from pipeline.data import contract
 from trainer_module import hparams as hp
+from trainer_module.distribution import (ClusterRole, check_distribution, cluster_role,
+                                         make_strategy)
 
 _CHECKPOINT_STEP = re.compile(r'^model_checkpoint_path: ".*-(\d+)"$', re.MULTILINE)
 
@@ -69,20 +73,20 @@ def check_paths(data_dir: str, export_dir: str, job_dir: str, train_steps: int) 
         "or give a new --job-dir to start over")
 
 
-def train(args: argparse.Namespace, hparams: hp.HParams) -> dict:
-  """Trains and exports a new version under --export-dir; returns the final metrics."""
+def train(args: argparse.Namespace, hparams: hp.HParams, role: ClusterRole) -> dict:
+  """Trains; the chief exports a new version under --export-dir. Returns the task's report."""
+  strategy = make_strategy(hparams.distribute)  # Before the first TensorFlow op.
   from trainer_module.inputs import split_files  # pylint: disable=import-outside-toplevel
   from trainer_module.trainer import train_and_export  # pylint: disable=import-outside-toplevel
   train_files = split_files(args.data_dir, "train")
   eval_files = split_files(args.data_dir, "eval")
   # Seconds since the epoch, as TFX's Pusher names versions; a clash is waited out.
   version = os.path.join(args.export_dir, str(int(time.time())))
-  while os.path.exists(version):
+  while role.is_chief and os.path.exists(version):
     time.sleep(1)
     version = os.path.join(args.export_dir, str(int(time.time())))
-  metrics = train_and_export(hparams, train_files, eval_files, model_dir=args.job_dir,
-                             export_dir=version)
-  return {"export_dir": version, "metrics": metrics}
+  return train_and_export(hparams, train_files, eval_files, model_dir=args.job_dir,
+                          export_dir=version, strategy=strategy, role=role)
 
 
 def main(argv: Optional[List[str]] = None, configure_logging: bool = False) -> None:
@@ -97,8 +101,10 @@ def main(argv: Optional[List[str]] = None, configure_logging: bool = False) -> N
   args.job_dir = args.job_dir or os.path.abspath(args.export_dir) + "-job"
   try:
     hparams = hp.from_flags(args, dataset=args.dataset)
+    role = cluster_role()
+    check_distribution(hparams.distribute, role)
     check_paths(args.data_dir, args.export_dir, args.job_dir, hparams.train_steps)
-    result = train(args, hparams)
+    result = train(args, hparams, role)
   except hp.InvalidSetting as e:
     sys.exit(f"error: {hp.flag_name(e.name)} {e.problem}")
   except (ValueError, FileNotFoundError) as e:

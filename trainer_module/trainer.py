@@ -1,12 +1,14 @@
 """Trainer building blocks shared by the TFX `run_fn` and the standalone task."""
 
 import logging
+import os
 import time
-from typing import Dict, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import tensorflow as tf
 from tensorflow import estimator as tf_estimator
 
+from trainer_module.distribution import ClusterRole, cluster_role
 from trainer_module.hparams import HParams
 from trainer_module.export import export_serving_model
 from trainer_module.inputs import make_input_fn
@@ -26,9 +28,14 @@ class TrainingProgress(tf_estimator.SessionRunHook):
     self.total_steps = total_steps
     self.every = max(1, total_steps // 10)
     self._start = 0.0
+    self.local_steps = 0  # Steps this process ran; in a cluster, a share of the global step.
+    self.variables_device = ""  # Where the global step lives, e.g. /job:ps/task:0.
+    self.last_loss = float("nan")
 
   def begin(self) -> None:
-    self._fetches = {"step": tf.compat.v1.train.get_global_step(),
+    global_step = tf.compat.v1.train.get_global_step()
+    self.variables_device = global_step.device
+    self._fetches = {"step": global_step,
                      "loss": tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.LOSSES)[-1]}
     self._start = time.monotonic()
 
@@ -36,22 +43,27 @@ class TrainingProgress(tf_estimator.SessionRunHook):
     return tf_estimator.SessionRunArgs(self._fetches)
 
   def after_run(self, run_context, run_values) -> None:  # pylint: disable=unused-argument
+    self.local_steps += 1
+    self.last_loss = float(run_values.results["loss"])
     step = int(run_values.results["step"]) + 1  # Fetched before this step's increment.
     if step % self.every == 0 or step == self.total_steps:
       _LOG.info("training step %d/%d, loss %.4f, %.0f s", step, self.total_steps,
                 run_values.results["loss"], time.monotonic() - self._start)
 
 
-def build_estimator(hparams: HParams, model_dir: str) -> tf_estimator.Estimator:
+def build_estimator(hparams: HParams, model_dir: str,
+                    strategy: Optional[Any] = None) -> tf_estimator.Estimator:
   """An Estimator checkpointing and summarizing under `model_dir`.
 
   RunConfig reads TF_CONFIG, so the same call trains distributed when a
-  cluster is described there.
+  cluster is described there; `strategy` (see distribution.make_strategy)
+  chooses how.
   """
   train_steps = hparams.train_steps
   checkpoint_every = max(1, train_steps // hparams.checkpoints)
   config = tf_estimator.RunConfig(
       model_dir=model_dir,
+      train_distribute=strategy,
       save_checkpoints_steps=checkpoint_every,
       keep_checkpoint_max=hparams.keep_checkpoint_max,
       save_summary_steps=max(1, min(100, train_steps // 20)),
@@ -61,16 +73,47 @@ def build_estimator(hparams: HParams, model_dir: str) -> tf_estimator.Estimator:
 
 
 def train_and_export(hparams: HParams, train_files: Sequence[str], eval_files: Sequence[str],
-                     model_dir: str, export_dir: str) -> Dict[str, float]:
-  """Trains with evaluation at each checkpoint, exports for serving, returns final metrics."""
-  estimator = build_estimator(hparams, model_dir)
+                     model_dir: str, export_dir: str, strategy: Optional[Any] = None,
+                     role: Optional[ClusterRole] = None) -> Dict[str, Any]:
+  """Trains with evaluation at each checkpoint; the chief also exports for serving.
+
+  Returns what this process did: its task, the steps it ran, where the
+  variables lived, and on the chief the final metrics and the export path.
+  In a cluster, `train_and_evaluate` returns nothing, so the chief runs one
+  final evaluation itself.
+  """
+  role = role or cluster_role()
+  estimator = build_estimator(hparams, model_dir, strategy)
+  progress = TrainingProgress(hparams.train_steps)
+  eval_input = make_input_fn(eval_files, hparams.batch_size, training=False)
   train_spec = tf_estimator.TrainSpec(
       make_input_fn(train_files, hparams.batch_size, training=True),
-      max_steps=hparams.train_steps, hooks=[TrainingProgress(hparams.train_steps)])
-  eval_spec = tf_estimator.EvalSpec(
-      make_input_fn(eval_files, hparams.batch_size, training=False), steps=hparams.eval_steps,
-      throttle_secs=0, start_delay_secs=0)
-  metrics, _ = tf_estimator.train_and_evaluate(estimator, train_spec, eval_spec)
+      max_steps=hparams.train_steps, hooks=[progress])
+  eval_spec = tf_estimator.EvalSpec(eval_input, steps=hparams.eval_steps,
+                                    throttle_secs=0, start_delay_secs=0)
+  result = tf_estimator.train_and_evaluate(estimator, train_spec, eval_spec)
+  report: Dict[str, Any] = {"task": role.name, "local_steps": progress.local_steps,
+                            "last_loss": progress.last_loss,
+                            "variables_device": progress.variables_device}
+  if not role.is_chief:
+    return report
+  metrics = result[0] if result else estimator.evaluate(eval_input, steps=hparams.eval_steps)
   export_serving_model(estimator, export_dir)
   _LOG.info("exported %s to %s; final eval %s", hparams.model, export_dir, metrics)
-  return {k: float(v) for k, v in (metrics or {}).items()}
+  report.update(export_dir=export_dir, metrics={k: float(v) for k, v in metrics.items()})
+  return report
+
+
+def wait_for_export(export_dir: str, timeout_s: float = 900.0, poll_s: float = 2.0) -> None:
+  """Blocks until the chief's SavedModel is in `export_dir` (a path shared by the cluster).
+
+  TFX's Trainer executor fails any task that returns before a model exists, so
+  a worker or evaluator that finishes first waits for the chief's export.
+  """
+  deadline = time.monotonic() + timeout_s
+  target = os.path.join(export_dir, "saved_model.pb")
+  while not tf.io.gfile.exists(target):
+    if time.monotonic() > deadline:
+      raise RuntimeError(f"the chief exported no model to {export_dir} within {timeout_s:.0f} s "
+                         "after this task finished; see the chief's log")
+    time.sleep(poll_s)

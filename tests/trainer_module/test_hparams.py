@@ -18,6 +18,8 @@ from trainer_module.hparams import HParams, InvalidSetting, add_flags, from_flag
     ("dropout", 1.0, r"dropout must be in \[0, 1\), got 1.0"),
     ("model", "resnet", "model 'resnet' is unknown; choose one of: cnn, cnn_tf_layers, vgg_like"),
     ("dataset", "cifar10", "dataset 'cifar10' is unknown; choose one of: fashion_mnist, mnist"),
+    ("distribute", "horovod", "distribute 'horovod' is unknown; choose one of: none, "
+     "parameter_server, multi_worker_mirrored"),
 ])
 def test_each_bad_value_is_named(field, value, message):
   values = {"train_steps": 10, field: value}
@@ -29,8 +31,12 @@ def test_each_bad_value_is_named(field, value, message):
 def test_custom_config_round_trip_keeps_steps_out():
   hparams = HParams(train_steps=70, eval_steps=3, model="vgg_like", dropout=0.2, dataset="mnist")
   config = hparams.to_custom_config()
-  assert "train_steps" not in config and "eval_steps" not in config
+  assert set(config) == {"hparams"}
+  assert "train_steps" not in config["hparams"] and "eval_steps" not in config["hparams"]
   assert HParams.from_custom_config(config, 70, 3) == hparams
+  # TFX extensions (the Vertex AI Trainer) add keys of their own beside ours.
+  with_vertex = {**config, "ai_platform_training_args": {"project": "p"}}
+  assert HParams.from_custom_config(with_vertex, 70, 3) == hparams
 
 
 def test_one_set_of_defaults_for_flags_and_code():

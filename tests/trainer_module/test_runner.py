@@ -1,7 +1,6 @@
 """run_fn driven by TFX's own GenericExecutor, then the exported SavedModel loaded back."""
 
 import glob
-import json
 import logging
 import os
 import subprocess
@@ -10,35 +9,12 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-from tfx.components.trainer import executor as trainer_executor
-from tfx.proto import trainer_pb2
-from tfx.types import artifact_utils, standard_artifacts, standard_component_specs as specs
-from tfx.utils import proto_utils
 
 from pipeline.data import contract
 from pipeline.reporting.report import read_scalars
 from trainer_module.features import FEATURE_SPEC
 
-HPARAMS = {"model": "cnn", "learning_rate": 1e-3, "batch_size": 20, "dataset": "fashion_mnist"}
-
-
-def run_trainer(examples_dir, out_dir, train_steps=80, eval_steps=5, custom_config=None):
-  """Runs the TFX Trainer's GenericExecutor with run_fn; returns (model, model_run) dirs."""
-  examples = standard_artifacts.Examples()
-  examples.uri = examples_dir
-  examples.split_names = artifact_utils.encode_split_names(["train", "eval"])
-  model, model_run = standard_artifacts.Model(), standard_artifacts.ModelRun()
-  model.uri, model_run.uri = os.path.join(out_dir, "model"), os.path.join(out_dir, "model_run")
-  exec_properties = {
-      specs.TRAIN_ARGS_KEY: proto_utils.proto_to_json(trainer_pb2.TrainArgs(num_steps=train_steps)),
-      specs.EVAL_ARGS_KEY: proto_utils.proto_to_json(trainer_pb2.EvalArgs(num_steps=eval_steps)),
-      specs.CUSTOM_CONFIG_KEY: json.dumps(HPARAMS if custom_config is None else custom_config),
-      specs.RUN_FN_KEY: "trainer_module.runner.run_fn",
-  }
-  trainer_executor.GenericExecutor().Do(
-      {specs.EXAMPLES_KEY: [examples]},
-      {specs.MODEL_KEY: [model], specs.MODEL_RUN_KEY: [model_run]}, exec_properties)
-  return os.path.join(model.uri, "Format-Serving"), model_run.uri
+from tests.trainer_module.tfx_trainer import HPARAMS, run_trainer
 
 
 @pytest.fixture(scope="module")
@@ -124,11 +100,14 @@ def test_saved_model_cli_lists_the_signatures(trained):
 
 
 @pytest.mark.parametrize("config,steps,message", [
-    ({"model": "lenet"}, 10, "model 'lenet' is unknown"),
-    ({"model": "cnn", "batch_size": 0}, 10, "batch_size must be positive, got 0"),
-    ({"model": "cnn", "learnig_rate": 0.1}, 10,
-     r"custom_config has unknown key\(s\) \['learnig_rate'\]"),
-    ({"model": "cnn", "train_steps": 5}, 10, r"custom_config has unknown key\(s\) \['train_steps'\]"),
+    ({"hparams": {"model": "lenet"}}, 10, "model 'lenet' is unknown"),
+    ({"hparams": {"batch_size": 0}}, 10, "batch_size must be positive, got 0"),
+    ({"hparams": {"learnig_rate": 0.1}}, 10,
+     r"custom_config has unknown hyperparameter\(s\) \['learnig_rate'\]"),
+    ({"hparams": {"train_steps": 5}}, 10,
+     r"custom_config has unknown hyperparameter\(s\) \['train_steps'\]"),
+    ({"hparams": {"distribute": "parameter_server"}}, 10,
+     "distribute parameter_server needs a TF_CONFIG cluster with at least one ps task"),
     # proto3 cannot tell 0 from unset: TFX hands run_fn None ("train forever"), refused too.
     (HPARAMS, 0, "train_steps must be a whole number, got None"),
 ])
