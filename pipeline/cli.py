@@ -95,10 +95,22 @@ def _add_pipeline_commands(sub) -> None:
                         "KubeflowV2DagRunner.")
   _pipeline_args(comp)
   comp.add_argument("--output", default="pipeline.yaml", help="default: ./pipeline.yaml")
-  comp.add_argument("--image", help="container image with this project installed")
+  comp.add_argument("--image", default="mnist-tfx:0.1.0",
+                    help="container image with this project installed (default: %(default)s)")
   comp.add_argument("--output-root", help="gs:// root for artifacts and pushed models")
   comp.add_argument("--data-dir", help="gs:// directory holding the four IDX files "
                     "(default: OUTPUT_ROOT/idx/DATASET)")
+  vertex = comp.add_argument_group(
+      "Vertex AI distributed training", "With --vertex-project, the Trainer runs as a Vertex "
+      "AI custom job over worker pools: a chief, workers and parameter servers (TF_CONFIG is "
+      "set by Vertex AI). Combine with --distribute.")
+  vertex.add_argument("--vertex-project", help="Google Cloud project of the training job")
+  vertex.add_argument("--vertex-region", default="us-central1", help="default: us-central1")
+  vertex.add_argument("--vertex-machine-type", default="n1-standard-4",
+                      help="machine of every replica (default: n1-standard-4)")
+  vertex.add_argument("--vertex-workers", type=int, default=3, help="workers besides the "
+                      "chief (default: 3)")
+  vertex.add_argument("--vertex-ps", type=int, default=3, help="parameter servers (default: 3)")
 
 
 def _pipeline_args(p: argparse.ArgumentParser) -> None:

@@ -11,7 +11,7 @@ import sys
 from typing import Tuple
 
 from pipeline import checks
-from pipeline.config import DATASET_DEFAULTS, PipelineConfig
+from pipeline.config import DATASET_DEFAULTS, VertexTraining
 from pipeline.data.fetch import FetchError
 from pipeline.data.idx import IdxError
 from trainer_module import hparams as hp
@@ -107,7 +107,12 @@ def _run(args: argparse.Namespace) -> None:
 def _compile(args: argparse.Namespace) -> None:
   hparams, threshold = _settings(args)
   output = checks.check_output_file(args.output, "--output")
+  image = args.image
+  vertex = None
+  if args.vertex_project is not None:
+    vertex = VertexTraining(project=args.vertex_project, image=image, region=args.vertex_region,
+                            machine_type=args.vertex_machine_type,
+                            workers=args.vertex_workers, ps=args.vertex_ps)
   from pipeline.runners import kubeflow  # pylint: disable=import-outside-toplevel
-  config: PipelineConfig = kubeflow.kfp_config(hparams, threshold, args.output_root,
-                                               args.data_dir)
-  print(f"wrote {kubeflow.compile_pipeline(config, output, args.image or kubeflow.KFP_IMAGE)}")
+  config = kubeflow.kfp_config(hparams, threshold, args.output_root, args.data_dir, vertex)
+  print(f"wrote {kubeflow.compile_pipeline(config, output, image)}")

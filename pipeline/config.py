@@ -6,7 +6,7 @@ Runners decide the storage fields (see pipeline/runners/).
 """
 
 import dataclasses
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from pipeline.data.datasets import get_dataset
 from trainer_module.hparams import HParams, InvalidSetting
@@ -16,6 +16,44 @@ DATASET_DEFAULTS: Dict[str, Dict[str, Any]] = {
     "fashion_mnist": {"train_steps": 2000, "accuracy_threshold": 0.88},
     "mnist": {"train_steps": 1500, "accuracy_threshold": 0.97},
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class VertexTraining:
+  """Runs the Trainer as a Vertex AI custom job over worker pools (a TF_CONFIG cluster).
+
+  Vertex AI sets TF_CONFIG from the pools: pool 0 is the chief, 1 the workers,
+  2 the parameter servers. The defaults are the workshop's Cloud ML Engine shape:
+  a chief, 3 workers and 3 parameter servers.
+  """
+  project: str
+  image: str  # The project's image, as for the other components.
+  region: str = "us-central1"
+  machine_type: str = "n1-standard-4"
+  workers: int = 3
+  ps: int = 3
+
+  def __post_init__(self):
+    if not self.project:
+      raise InvalidSetting("vertex_project", "must name a Google Cloud project")
+    for name in ("workers", "ps"):
+      if getattr(self, name) < 0:
+        raise InvalidSetting(f"vertex_{name}", f"must be 0 or more, got {getattr(self, name)}")
+
+  def worker_pool_specs(self) -> List[Dict[str, Any]]:
+    """Vertex AI CustomJob worker pools; TFX sets each container's command."""
+    def pool(replicas: int) -> Dict[str, Any]:
+      return {"machine_spec": {"machine_type": self.machine_type}, "replica_count": replicas,
+              "container_spec": {"image_uri": self.image}}
+    return [pool(1), pool(self.workers), pool(self.ps)] if self.ps else (
+        [pool(1), pool(self.workers)] if self.workers else [pool(1)])
+
+  def custom_config(self) -> Dict[str, Any]:
+    """The keys `tfx.extensions.google_cloud_ai_platform.Trainer` reads from custom_config."""
+    return {"ai_platform_enable_vertex": True, "ai_platform_vertex_region": self.region,
+            "ai_platform_training_args": {
+                "project": self.project, "job_spec": {"worker_pool_specs":
+                                                      self.worker_pool_specs()}}}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +67,7 @@ class PipelineConfig:
     pipeline_root: Root of the pipeline's artifacts.
     serving_dir: Where Pusher writes `<version>/saved_model.pb` (TF Serving's layout).
     beam_args: Beam options for the Beam-powered components.
+    vertex_training: When set, the Trainer runs as a Vertex AI custom job.
   """
   hparams: HParams
   accuracy_threshold: float
@@ -36,6 +75,7 @@ class PipelineConfig:
   pipeline_root: str
   serving_dir: str
   beam_args: Tuple[str, ...] = ()
+  vertex_training: Optional[VertexTraining] = None
 
   def __post_init__(self):
     get_dataset(self.dataset)
@@ -58,7 +98,8 @@ def pipeline_name(dataset: str) -> str:
 
 
 def config_under_root(hparams: HParams, accuracy_threshold: float, output_root: str,
-                      data_dir: str, beam_args: Tuple[str, ...]) -> PipelineConfig:
+                      data_dir: str, beam_args: Tuple[str, ...],
+                      vertex_training: Optional[VertexTraining] = None) -> PipelineConfig:
   """A config whose artifacts and pushed models live under `output_root`.
 
   The layout every runner uses: `pipelines/<name>/` for artifacts and
@@ -69,4 +110,5 @@ def config_under_root(hparams: HParams, accuracy_threshold: float, output_root: 
   return PipelineConfig(
       hparams=hparams, accuracy_threshold=accuracy_threshold, data_dir=data_dir,
       pipeline_root=f"{root}/pipelines/{name}",
-      serving_dir=f"{root}/serving_model/{name}/{hparams.model}", beam_args=tuple(beam_args))
+      serving_dir=f"{root}/serving_model/{name}/{hparams.model}", beam_args=tuple(beam_args),
+      vertex_training=vertex_training)

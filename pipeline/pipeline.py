@@ -36,6 +36,20 @@ def make_eval_config(accuracy_threshold: float) -> tfma.EvalConfig:
       ])])
 
 
+def _make_trainer(config: PipelineConfig, examples) -> tfx.components.Trainer:
+  """The Estimator Trainer, locally or as a Vertex AI custom job over worker pools."""
+  custom_config = config.hparams.to_custom_config()
+  trainer_class = tfx.components.Trainer
+  if config.vertex_training:
+    trainer_class = tfx.extensions.google_cloud_ai_platform.Trainer
+    custom_config.update(config.vertex_training.custom_config())
+  return trainer_class(
+      run_fn=RUN_FN, examples=examples,
+      train_args=tfx.proto.TrainArgs(num_steps=config.hparams.train_steps),
+      eval_args=tfx.proto.EvalArgs(num_steps=config.hparams.eval_steps),
+      custom_config=custom_config)
+
+
 def create_pipeline(config: PipelineConfig,
                     metadata_connection_config: Optional[object] = None) -> tfx.dsl.Pipeline:
   """The whole pipeline for `config`; pure: builds objects, runs nothing."""
@@ -47,12 +61,7 @@ def create_pipeline(config: PipelineConfig,
       statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
   anomaly_gate = AnomalyGate(anomalies=example_validator.outputs["anomalies"])
 
-  trainer = tfx.components.Trainer(
-      run_fn=RUN_FN,
-      examples=example_gen.outputs["examples"],
-      train_args=tfx.proto.TrainArgs(num_steps=config.hparams.train_steps),
-      eval_args=tfx.proto.EvalArgs(num_steps=config.hparams.eval_steps),
-      custom_config=config.hparams.to_custom_config())
+  trainer = _make_trainer(config, example_gen.outputs["examples"])
   trainer.add_upstream_node(anomaly_gate)  # No training on data with anomalies.
 
   baseline = tfx.dsl.Resolver(

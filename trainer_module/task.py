@@ -19,6 +19,7 @@ import time
 from typing import List, Optional
 
 from pipeline.data import contract
+from pipeline.data.files import is_remote
 from trainer_module import hparams as hp
 from trainer_module.distribution import (ClusterRole, check_distribution, cluster_role,
                                          make_strategy)
@@ -55,10 +56,14 @@ def checkpoint_step(job_dir: str) -> Optional[int]:
 def check_paths(data_dir: str, export_dir: str, job_dir: str, train_steps: int) -> None:
   """Fails with a message naming the flag before TensorFlow loads.
 
+  Remote paths (gs://...) are left to TensorFlow, which reads them.
+
   Raises:
     ValueError: a path is unusable, or the job dir is already trained past
       --train-steps (training would silently do nothing).
   """
+  if is_remote(data_dir) or is_remote(export_dir) or is_remote(job_dir):
+    return
   if not os.path.isdir(data_dir):
     raise ValueError(f"--data-dir {data_dir}: no such directory; write it with "
                      "`python -m pipeline prepare-data`")

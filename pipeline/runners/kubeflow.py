@@ -6,20 +6,20 @@ from typing import Optional
 import yaml
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
-from pipeline.config import PipelineConfig, config_under_root
+from pipeline.config import PipelineConfig, VertexTraining, config_under_root
 from pipeline.data.files import write_atomically
 from pipeline.pipeline import create_pipeline
 from trainer_module.hparams import HParams
 
 # Where a KFP deployment reads and writes; override with `compile --output-root/--data-dir`.
 KFP_OUTPUT_ROOT = "gs://YOUR_BUCKET/mnist-tfx"
-KFP_IMAGE = "mnist-tfx:0.1.0"
 # Pods usually have more cores than this machine; worker start-up is amortized there.
 KFP_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=0")
 
 
 def kfp_config(hparams: HParams, accuracy_threshold: float,
-               output_root: Optional[str] = None, data_dir: Optional[str] = None) -> PipelineConfig:
+               output_root: Optional[str] = None, data_dir: Optional[str] = None,
+               vertex_training: Optional[VertexTraining] = None) -> PipelineConfig:
   """A config for KFP: everything under `output_root`, the IDX files in `<root>/idx/<dataset>`.
 
   The data root follows the dataset unless `data_dir` is given, so compiling
@@ -27,10 +27,11 @@ def kfp_config(hparams: HParams, accuracy_threshold: float,
   """
   root = (output_root or KFP_OUTPUT_ROOT).rstrip("/")
   return config_under_root(hparams, accuracy_threshold, root,
-                           data_dir or f"{root}/idx/{hparams.dataset}", KFP_BEAM_ARGS)
+                           data_dir or f"{root}/idx/{hparams.dataset}", KFP_BEAM_ARGS,
+                           vertex_training)
 
 
-def compile_pipeline(config: PipelineConfig, output_file: str, image: str = KFP_IMAGE) -> str:
+def compile_pipeline(config: PipelineConfig, output_file: str, image: str) -> str:
   """Writes the KFP v2 pipeline spec of `config` to `output_file` as YAML, atomically.
 
   TFX's own YAML writer keeps only the PipelineSpec and so drops the pipeline

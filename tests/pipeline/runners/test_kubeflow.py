@@ -1,5 +1,6 @@
 """Golden test: compiling again reproduces the committed pipeline.yaml (as in KFP's read_write_test)."""
 
+import json
 import os
 import re
 
@@ -63,3 +64,25 @@ def test_data_dir_follows_the_dataset_unless_given(tmp_path):
   cli.main(["compile", "--dataset", "mnist", "--data-dir", "gs://b/digits",
             "--output", str(tmp_path / "given.yaml")])
   assert _example_gen_input_base(_normalized(str(tmp_path / "given.yaml"))) == "gs://b/digits"
+
+
+def test_vertex_training_runs_the_trainer_over_worker_pools(tmp_path):
+  out = str(tmp_path / "vertex.yaml")
+  cli.main(["compile", "--output", out, "--image", "gcr.io/p/mnist:1", "--vertex-project", "p",
+            "--vertex-region", "europe-west4", "--distribute", "parameter_server"])
+  spec = _normalized(out)
+  params = spec["root"]["dag"]["tasks"]["Trainer"]["inputs"]["parameters"]
+  custom_config = json.loads(params["custom_config"]["runtimeValue"]["constantValue"]["stringValue"])
+  assert custom_config["hparams"]["distribute"] == "parameter_server"
+  assert custom_config["ai_platform_enable_vertex"] is True
+  assert custom_config["ai_platform_vertex_region"] == "europe-west4"
+  job = custom_config["ai_platform_training_args"]
+  assert job["project"] == "p"
+  pools = job["job_spec"]["worker_pool_specs"]
+  # The workshop's shape: chief, 3 workers, 3 parameter servers, all on the project's image.
+  assert [p["replica_count"] for p in pools] == [1, 3, 3]
+  assert {p["container_spec"]["image_uri"] for p in pools} == {"gcr.io/p/mnist:1"}
+  executor = spec["deploymentSpec"]["executors"][
+      spec["components"]["Trainer"]["executorLabel"]]["container"]
+  assert "tfx.extensions.google_cloud_ai_platform.trainer.executor.GenericExecutor" in " ".join(
+      executor["args"])
