@@ -94,11 +94,28 @@ def _run_beam(pairs: Dict[str, idx.IdxPair], out_dir: str, beam_args: List[str])
   # would otherwise dominate (see bench/bench_prepare_data.py).
   for split in pairs:
     FileSystems.mkdirs(FileSystems.join(out_dir, f"Split-{split}"))
-  with beam.Pipeline(options=PipelineOptions(beam_args)) as p:
+  with make_beam_pipeline(beam_args) as p:
     _ = (p
          | "PlanShards" >> beam.Create(plan_shards(pairs, DEFAULT_CHUNK_SIZE))
          | "Spread" >> beam.Reshuffle()
          | "WriteShards" >> beam.Map(write_shard, out_dir))
+
+
+def make_beam_pipeline(beam_args: Sequence[str]) -> beam.Pipeline:
+  """A Beam pipeline for `beam_args`, where `--runner=DaskRunner` runs on a Dask cluster.
+
+  Beam's DaskRunner must be given as an object: named with --runner, Beam hands
+  every option to the Dask client, which rejects them. Connect it to a running
+  scheduler with --dask_client_address=HOST:PORT.
+  """
+  args = list(beam_args)
+  dask = [a for a in args if a.replace(" ", "=") in ("--runner=DaskRunner",
+                                                       "--runner=dask_runner.DaskRunner")]
+  if not dask:
+    return beam.Pipeline(options=PipelineOptions(args))
+  from apache_beam.runners.dask.dask_runner import DaskRunner  # pylint: disable=import-outside-toplevel
+  rest = [a for a in args if a not in dask]
+  return beam.Pipeline(runner=DaskRunner(), options=PipelineOptions(rest))
 
 
 def _swap_into_place(staging: str, output: str) -> None:

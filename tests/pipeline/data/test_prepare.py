@@ -1,5 +1,6 @@
 """prepare-data: TFRecords out, and nothing at all out for any corrupt input."""
 
+import glob
 import gzip
 import json
 import os
@@ -11,7 +12,7 @@ import tensorflow as tf
 
 from pipeline.data import idx
 from pipeline.data.prepare import prepare_data
-from tests.conftest import BEAM_TEST_ARGS, idx_name
+from tests.conftest import BEAM_TEST_ARGS, idx_name, write_dataset
 
 
 def _path(d, role):
@@ -119,3 +120,33 @@ def test_existing_output_is_kept_unless_overwrite(idx_dir, tmp_path):
   assert (out / "mine.txt").read_text() == "keep me"
   prepare_data(idx_dir, str(out), BEAM_TEST_ARGS, overwrite=True)
   assert sorted(os.listdir(out)) == ["Split-eval", "Split-train", "counts.json"]
+
+
+def _decompressed_shards(out):
+  shards = {}
+  for path in sorted(glob.glob(os.path.join(out, "Split-*", "*.gz"))):
+    with gzip.open(path) as f:
+      shards[os.path.relpath(path, out)] = f.read()
+  return shards
+
+
+@pytest.mark.slow
+def test_dask_cluster_writes_what_the_direct_runner_writes(tmp_path, capsys):
+  from dask.distributed import Client, LocalCluster, get_task_stream  # pylint: disable=import-outside-toplevel
+  from pipeline import cli  # pylint: disable=import-outside-toplevel
+  idx_dir = str(tmp_path / "idx")
+  write_dataset(idx_dir, n_train=12000, n_eval=3000, seed=4)  # 3 + 1 shards of 5000.
+  with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                    dashboard_address=None) as cluster, Client(cluster) as client:
+    with get_task_stream(client) as stream:
+      cli.main(["prepare-data", "--data-dir", idx_dir, "--output", str(tmp_path / "dask"),
+                "--beam-arg=--runner=DaskRunner",
+                f"--beam-arg=--dask_client_address={cluster.scheduler_address}"])
+    workers = set(cluster.workers[name].worker_address for name in cluster.workers)
+  assert "wrote 12000 train, 3000 eval examples" in capsys.readouterr().out
+  # The work ran in the cluster's two worker processes, not in this one.
+  assert {task["worker"] for task in stream.data} == workers and len(workers) == 2
+  prepare_data(idx_dir, str(tmp_path / "direct"), BEAM_TEST_ARGS)
+  dask_shards = _decompressed_shards(str(tmp_path / "dask"))
+  assert len(dask_shards) == 4
+  assert dask_shards == _decompressed_shards(str(tmp_path / "direct"))
