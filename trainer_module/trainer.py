@@ -31,6 +31,7 @@ class TrainingProgress(tf_estimator.SessionRunHook):
     self.local_steps = 0  # Steps this process ran; in a cluster, a share of the global step.
     self.variables_device = ""  # Where the global step lives, e.g. /job:ps/task:0.
     self.last_loss = float("nan")
+    self.seconds = 0.0  # From the session's start to this process's last step.
 
   def begin(self) -> None:
     global_step = tf.compat.v1.train.get_global_step()
@@ -45,6 +46,7 @@ class TrainingProgress(tf_estimator.SessionRunHook):
   def after_run(self, run_context, run_values) -> None:  # pylint: disable=unused-argument
     self.local_steps += 1
     self.last_loss = float(run_values.results["loss"])
+    self.seconds = time.monotonic() - self._start
     step = int(run_values.results["step"]) + 1  # Fetched before this step's increment.
     if step % self.every == 0 or step == self.total_steps:
       _LOG.info("training step %d/%d, loss %.4f, %.0f s", step, self.total_steps,
@@ -94,6 +96,7 @@ def train_and_export(hparams: HParams, train_files: Sequence[str], eval_files: S
   result = tf_estimator.train_and_evaluate(estimator, train_spec, eval_spec)
   report: Dict[str, Any] = {"task": role.name, "local_steps": progress.local_steps,
                             "last_loss": progress.last_loss,
+                            "train_seconds": progress.seconds,
                             "variables_device": progress.variables_device}
   if not role.is_chief:
     return report

@@ -2,6 +2,12 @@
 
 import glob
 import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
 
 import tensorflow as tf
 from tfx.components.example_gen import utils
@@ -19,7 +25,8 @@ def _count(split_dir: str) -> int:
   return sum(1 for _ in tf.data.TFRecordDataset(files, compression_type="GZIP"))
 
 
-def test_executor_do_writes_both_splits(idx_dir, tmp_path):
+def _do(idx_dir, tmp_path, beam_args):
+  """Runs the executor as TFX does; returns the Examples artifact."""
   component = make_idx_example_gen(idx_dir)
   input_config = component.exec_properties[standard_component_specs.INPUT_CONFIG_KEY]
   examples = standard_artifacts.Examples()
@@ -30,9 +37,13 @@ def test_executor_do_writes_both_splits(idx_dir, tmp_path):
       standard_component_specs.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(
           example_gen_pb2.Output()),
   }
-  Executor(Executor.Context(beam_pipeline_args=BEAM_TEST_ARGS)).Do(
+  Executor(Executor.Context(beam_pipeline_args=beam_args)).Do(
       {}, {standard_component_specs.EXAMPLES_KEY: [examples]}, exec_properties)
+  return examples
 
+
+def test_executor_do_writes_both_splits(idx_dir, tmp_path):
+  examples = _do(idx_dir, tmp_path, BEAM_TEST_ARGS)
   assert artifact_utils.decode_split_names(examples.split_names) == ["train", "eval"]
   assert _count(os.path.join(examples.uri, "Split-train")) == 40
   assert _count(os.path.join(examples.uri, "Split-eval")) == 20
@@ -50,3 +61,52 @@ def test_split_patterns_fingerprint_only_the_idx_files(idx_dir):
   # Each split pattern matches its images and labels file, and nothing else.
   assert "split:train,num_files:2," in fingerprint
   assert "split:eval,num_files:2," in fingerprint
+
+
+def _free_port():
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def _wait_listening(port, proc, deadline):
+  while True:
+    assert proc.poll() is None, f"service on port {port} exited with {proc.returncode}"
+    with socket.socket() as s:
+      if s.connect_ex(("127.0.0.1", port)) == 0:
+        return
+    assert time.monotonic() < deadline, f"nothing listens on port {port}"
+    time.sleep(0.5)
+
+
+@pytest.fixture
+def portable_beam_args(tmp_path):
+  """Beam's local job service and an external worker pool: the job API a Flink or Spark
+  job server speaks, offline. Yields the arguments that send a pipeline there."""
+  job_port, pool_port = _free_port(), _free_port()
+  services = [
+      subprocess.Popen([sys.executable, "-m", "apache_beam.runners.portability."
+                        "local_job_service_main", "--port", str(job_port),
+                        "--staging_dir", str(tmp_path / "staging")]),
+      # The pool starts each SDK worker as `python` from PATH: this venv's.
+      subprocess.Popen([sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main",
+                        "--service_port", str(pool_port)],
+                       env={**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep
+                            + os.environ.get("PATH", "")})]
+  try:
+    deadline = time.monotonic() + 60
+    for port, proc in zip((job_port, pool_port), services):
+      _wait_listening(port, proc, deadline)
+    yield ["--runner=PortableRunner", f"--job_endpoint=localhost:{job_port}",
+           "--environment_type=EXTERNAL", f"--environment_config=localhost:{pool_port}"]
+  finally:
+    for proc in services:
+      proc.kill()
+      proc.wait()
+
+
+@pytest.mark.slow
+def test_executor_runs_on_a_portable_job_service(idx_dir, tmp_path, portable_beam_args):
+  examples = _do(idx_dir, tmp_path, portable_beam_args)
+  assert _count(os.path.join(examples.uri, "Split-train")) == 40
+  assert _count(os.path.join(examples.uri, "Split-eval")) == 20
