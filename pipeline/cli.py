@@ -100,6 +100,7 @@ def _add_pipeline_commands(sub) -> None:
   comp.add_argument("--output-root", help="gs:// root for artifacts and pushed models")
   comp.add_argument("--data-dir", help="gs:// directory holding the four IDX files "
                     "(default: OUTPUT_ROOT/idx/DATASET)")
+  _beam_arg(comp, "DirectRunner, multi-processing on all of a pod's cores")
   vertex = comp.add_argument_group(
       "Vertex AI distributed training", "With --vertex-project, the Trainer runs as a Vertex "
       "AI custom job over worker pools: a chief, workers and parameter servers (TF_CONFIG is "

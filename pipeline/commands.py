@@ -114,5 +114,6 @@ def _compile(args: argparse.Namespace) -> None:
                             machine_type=args.vertex_machine_type,
                             workers=args.vertex_workers, ps=args.vertex_ps)
   from pipeline.runners import kubeflow  # pylint: disable=import-outside-toplevel
-  config = kubeflow.kfp_config(hparams, threshold, args.output_root, args.data_dir, vertex)
+  config = kubeflow.kfp_config(hparams, threshold, args.output_root, args.data_dir, vertex,
+                               args.beam_arg)
   print(f"wrote {kubeflow.compile_pipeline(config, output, image)}")

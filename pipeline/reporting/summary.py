@@ -10,6 +10,7 @@ import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
 
 from pipeline.data.contract import LABEL_KEY, NUM_CLASSES
+from trainer_module.hparams import CUSTOM_CONFIG_KEY
 
 STATE_NAMES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
 ACCURACY = "sparse_categorical_accuracy"
@@ -104,7 +105,8 @@ def _describe_baseline(store: mlmd.MetadataStore, in_run: set) -> Optional[str]:
   if not producers:
     return model.uri
   [trainer] = store.get_executions_by_id(producers[:1])
-  config = json.loads(trainer.custom_properties["custom_config"].string_value or "{}")
+  config = json.loads(trainer.custom_properties["custom_config"].string_value or "{}").get(
+      CUSTOM_CONFIG_KEY) or {}
   steps = json.loads(trainer.custom_properties["train_args"].string_value or "{}")
   runs = [c.name for c in store.get_contexts_by_execution(trainer.id) if c.type == "pipeline_run"]
   return (f"{config.get('model', '?')}, {steps.get('num_steps', '?')} steps, "

@@ -1,7 +1,7 @@
 """Compiles the pipeline for Kubeflow Pipelines (KFP v2 pipeline spec, as YAML)."""
 
 import os
-from typing import Optional
+from typing import Optional, Sequence
 
 import yaml
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
@@ -19,7 +19,8 @@ KFP_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers
 
 def kfp_config(hparams: HParams, accuracy_threshold: float,
                output_root: Optional[str] = None, data_dir: Optional[str] = None,
-               vertex_training: Optional[VertexTraining] = None) -> PipelineConfig:
+               vertex_training: Optional[VertexTraining] = None,
+               beam_args: Optional[Sequence[str]] = None) -> PipelineConfig:
   """A config for KFP: everything under `output_root`, the IDX files in `<root>/idx/<dataset>`.
 
   The data root follows the dataset unless `data_dir` is given, so compiling
@@ -27,8 +28,8 @@ def kfp_config(hparams: HParams, accuracy_threshold: float,
   """
   root = (output_root or KFP_OUTPUT_ROOT).rstrip("/")
   return config_under_root(hparams, accuracy_threshold, root,
-                           data_dir or f"{root}/idx/{hparams.dataset}", KFP_BEAM_ARGS,
-                           vertex_training)
+                           data_dir or f"{root}/idx/{hparams.dataset}",
+                           tuple(beam_args or KFP_BEAM_ARGS), vertex_training)
 
 
 def compile_pipeline(config: PipelineConfig, output_file: str, image: str) -> str:
