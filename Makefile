@@ -46,6 +46,7 @@ test-real: venv
 bench: venv
 	$(PY) bench/bench_prepare_data.py
 	$(PY) bench/bench_trainer.py
+	$(PY) bench/bench_distributed.py
 
 compile: venv
 	$(PY) -m pipeline compile --output pipeline.yaml

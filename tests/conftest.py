@@ -71,3 +71,16 @@ def tiny_tfrecords(tmp_path_factory):
   write_dataset(str(root / "idx"), n_train=400, n_eval=100, seed=3)
   prepare_data(str(root / "idx"), str(root / "tfr"), BEAM_TEST_ARGS)
   return str(root / "tfr")
+
+
+def saved_model_accuracy(export_dir: str, tfrecord_dir: str) -> float:
+  """Accuracy of a SavedModel's serving_default over a prepare-data eval split."""
+  import glob  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from trainer_module.features import FEATURE_SPEC  # pylint: disable=import-outside-toplevel
+  files = glob.glob(os.path.join(tfrecord_dir, "Split-eval", "*.gz"))
+  serialized = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+  labels = tf.io.parse_example(serialized, FEATURE_SPEC)["label"].numpy()
+  classes = tf.saved_model.load(export_dir).signatures["serving_default"](
+      examples=tf.constant(serialized))["classes"].numpy()
+  return float(np.mean(classes == labels))

@@ -4,17 +4,15 @@ Each test bounds its cluster with run_cluster's timeout, which stops every task
 (a ps never exits by itself, and a worker waits up to 7200 s for a missing chief).
 """
 
-import glob
 import os
 import sys
 
-import numpy as np
 import pytest
 import tensorflow as tf
 
 from pipeline.reporting.report import read_scalars
+from tests.conftest import saved_model_accuracy
 from trainer_module import cluster
-from trainer_module.features import FEATURE_SPEC
 from trainer_module.task import checkpoint_step
 
 pytestmark = pytest.mark.slow
@@ -24,15 +22,6 @@ TIMEOUT_S = 300
 def _task_args(data_dir, tmp_path, steps, *extra):
   return ["--data-dir", data_dir, "--train-steps", str(steps), "--eval-steps", "5",
           "--batch-size", "20", "--export-dir", str(tmp_path / "models"), *extra]
-
-
-def _accuracy(export_dir, data_dir):
-  files = glob.glob(os.path.join(data_dir, "Split-eval", "*.gz"))
-  serialized = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
-  labels = tf.io.parse_example(serialized, FEATURE_SPEC)["label"].numpy()
-  classes = tf.saved_model.load(export_dir).signatures["serving_default"](
-      examples=tf.constant(serialized))["classes"].numpy()
-  return float(np.mean(classes == labels))
 
 
 def test_ps_chief_worker_and_evaluator(tiny_tfrecords, tmp_path):
@@ -51,7 +40,7 @@ def test_ps_chief_worker_and_evaluator(tiny_tfrecords, tmp_path):
   [version] = os.listdir(tmp_path / "models")  # Only the chief exported.
   assert chief["export_dir"] == str(tmp_path / "models" / version)
   assert "export_dir" not in worker and "export_dir" not in reports["evaluator:0"]
-  assert _accuracy(chief["export_dir"], tiny_tfrecords) > 0.9
+  assert saved_model_accuracy(chief["export_dir"], tiny_tfrecords) > 0.9
   # The evaluator evaluated checkpoints on its own, up to the last one.
   evaluated = [step for step, _ in read_scalars(str(tmp_path / "models-job" / "eval"), "accuracy")]
   assert len(evaluated) >= 2 and max(evaluated) >= steps

@@ -1,32 +1,20 @@
 """The standalone task, run as users run it: a subprocess on prepare-data output."""
 
-import glob
 import json
 import os
 import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
-import tensorflow as tf
 
+from tests.conftest import saved_model_accuracy
 from trainer_module import task
-from trainer_module.features import FEATURE_SPEC
 
 
 def _task(*args, timeout=300):
   return subprocess.run([sys.executable, "-m", "trainer_module.task", *args],
                         capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def _accuracy(export_dir, data_dir):
-  files = glob.glob(os.path.join(data_dir, "Split-eval", "*.gz"))
-  serialized = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
-  labels = tf.io.parse_example(serialized, FEATURE_SPEC)["label"].numpy()
-  classes = tf.saved_model.load(export_dir).signatures["serving_default"](
-      examples=tf.constant(serialized))["classes"].numpy()
-  return float(np.mean(classes == labels))
 
 
 def test_task_exports_a_version_reports_its_accuracy_and_refuses_a_done_job(
@@ -41,8 +29,8 @@ def test_task_exports_a_version_reports_its_accuracy_and_refuses_a_done_job(
   assert result["export_dir"] == os.path.join(base, version) and version.isdigit()
   assert result["metrics"]["global_step"] == 30
   # The printed accuracy is the exported model's on the whole eval split (10 x 10 = 100).
-  assert result["metrics"]["accuracy"] == pytest.approx(_accuracy(result["export_dir"],
-                                                                  tiny_tfrecords), abs=1e-6)
+  assert result["metrics"]["accuracy"] == pytest.approx(
+      saved_model_accuracy(result["export_dir"], tiny_tfrecords), abs=1e-6)
   # TensorFlow's deprecation notices are filtered, as in `python -m pipeline run`.
   assert "deprecat" not in first.stderr.lower() and len(first.stderr.splitlines()) < 30
 
