@@ -25,8 +25,14 @@ completed but the Evaluator did not bless the model (nothing pushed), 1 on an er
 
 
 def _add_cache_arg(p: argparse.ArgumentParser) -> None:
+  """Where fetched datasets are cached, and how long each source may take."""
   p.add_argument("--cache-dir", help="dataset cache (default: $MNIST_TFX_CACHE, else "
                  "$XDG_CACHE_HOME/mnist-tfx, else ~/.cache/mnist-tfx)")
+  p.add_argument("--download-timeout", type=float, default=30.0, metavar="SECONDS",
+                 help="each connect and read of a download (default: %(default)s)")
+  p.add_argument("--source-deadline", type=float, default=300.0, metavar="SECONDS",
+                 help="all of one source's work; then the next source is tried "
+                 "(default: %(default)s)")
 
 
 def _dataset_arg(p: argparse.ArgumentParser, **kwargs) -> None:

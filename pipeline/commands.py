@@ -66,9 +66,15 @@ def _settings(args: argparse.Namespace) -> Tuple[hp.HParams, float]:
 
 
 def _fetch(args: argparse.Namespace) -> str:
-  from pipeline.data import datasets, fetch  # pylint: disable=import-outside-toplevel
+  from pipeline.data import datasets, fetch, sources  # pylint: disable=import-outside-toplevel
+  for flag, value in (("--download-timeout", args.download_timeout),
+                      ("--source-deadline", args.source_deadline)):
+    if not value > 0:
+      raise checks.UsageError(f"{flag} must be a positive number of seconds, got {value}")
   return fetch.fetch_dataset(datasets.get_dataset(args.dataset), args.cache_dir,
-                             data_dir=getattr(args, "data_dir", None))
+                             data_dir=getattr(args, "data_dir", None),
+                             timeouts=sources.Timeouts(args.download_timeout,
+                                                       args.source_deadline))
 
 
 def _fetch_data(args: argparse.Namespace) -> None:

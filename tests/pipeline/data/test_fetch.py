@@ -8,12 +8,13 @@ import os
 import shutil
 import socket
 import threading
+import time
 
 import pytest
 
 from pipeline.data import contract, fetch
 from pipeline.data.datasets import DatasetSpec, get_dataset
-from pipeline.data.sources import DirectorySource, MirrorSource, default_sources
+from pipeline.data.sources import DirectorySource, MirrorSource, Timeouts, default_sources
 from tests.conftest import write_dataset
 
 IDX_FILES = contract.all_idx_files()
@@ -133,3 +134,62 @@ def test_cache_dir_is_read_when_called_not_at_import(monkeypatch, tmp_path):
   monkeypatch.delenv("MNIST_TFX_CACHE")
   monkeypatch.setenv("XDG_CACHE_HOME", "/xdg")
   assert fetch.default_cache_dir() == "/xdg/mnist-tfx"
+
+
+class _Hanging:
+  """A TCP server on 127.0.0.1 that accepts connections and never answers (or, with
+  `drip`, answers HTTP headers and then one byte every 0.2 s, forever)."""
+
+  def __init__(self, drip: bool = False):
+    self.sock = socket.socket()
+    self.sock.bind(("127.0.0.1", 0))
+    self.sock.listen(8)
+    self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/"
+    self.drip = drip
+    self.conns = []
+    self.stop = threading.Event()
+    threading.Thread(target=self._serve, daemon=True).start()
+
+  def _serve(self):
+    while not self.stop.is_set():
+      try:
+        conn, _ = self.sock.accept()
+      except OSError:
+        return
+      self.conns.append(conn)
+      if self.drip:
+        threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+  def _drip(self, conn):
+    try:
+      conn.recv(4096)
+      conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 100000000\r\n\r\n")
+      while not self.stop.wait(0.2):
+        conn.sendall(b"x")
+    except OSError:
+      pass
+
+  def close(self):
+    self.stop.set()
+    self.sock.close()
+    for conn in self.conns:
+      conn.close()
+
+
+@pytest.mark.parametrize("drip,reason", [(False, "timed out"),
+                                         (True, "gave up at the source's deadline")])
+def test_a_hanging_mirror_gives_way_to_the_next_source_in_time(spec, idx_dir, tmp_path, caplog,
+                                                               drip, reason):
+  server = _Hanging(drip)
+  try:
+    timeouts = Timeouts(io_s=1.0, source_s=3.0)
+    started = time.monotonic()
+    target = fetch.fetch_dataset(spec, str(tmp_path / "cache"), sources=[
+        MirrorSource(server.url, timeouts), DirectorySource(idx_dir)])
+    elapsed = time.monotonic() - started
+  finally:
+    server.close()
+  assert sorted(os.listdir(target)) == sorted(IDX_FILES)
+  assert elapsed < 10  # 1 s (no answer) or 3 s (too slow), not minutes.
+  [failure] = [r.message for r in caplog.records if "source failed" in r.message]
+  assert f"mirror {server.url}" in failure and reason in failure
