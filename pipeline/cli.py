@@ -20,7 +20,8 @@ _EPILOG = f"""examples:
 
 exit status of `run`: 0 when the model was blessed (and pushed), {commands.EXIT_NOT_BLESSED} when the run
 completed but the Evaluator did not bless the model (nothing pushed), 1 on an error,
-2 on a usage error, {commands.EXIT_INTERRUPTED} when interrupted (Ctrl-C; a rerun resumes from the cache).
+2 on a usage error, {commands.EXIT_INTERRUPTED} when interrupted (Ctrl-C) and {commands.EXIT_TERMINATED} on SIGTERM
+(a rerun resumes from the cache).
 """
 
 

@@ -6,7 +6,7 @@ after that, inside the runners.
 """
 
 import argparse
-import os
+import signal
 import sys
 from typing import Tuple
 
@@ -18,7 +18,8 @@ from trainer_module import hparams as hp
 
 EXIT_ERROR = 1
 EXIT_NOT_BLESSED = 3
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it.
+EXIT_TERMINATED = 143  # 128 + SIGTERM.
 
 
 def own_process(verbose: bool) -> None:
@@ -31,6 +32,17 @@ def own_process(verbose: bool) -> None:
   from pipeline.console import setup_console  # pylint: disable=import-outside-toplevel
   setup_console(verbose)
   del sys.argv[1:]
+  # SIGTERM (kill, a pod being stopped) unwinds like Ctrl-C, so staging directories and
+  # temporary files are removed on the way out instead of being left behind.
+  signal.signal(signal.SIGTERM, _terminated)
+
+
+class Terminated(KeyboardInterrupt):
+  """SIGTERM arrived."""
+
+
+def _terminated(signum, frame) -> None:  # pylint: disable=unused-argument
+  raise Terminated()
 
 
 def dispatch(args: argparse.Namespace) -> None:
@@ -43,9 +55,11 @@ def dispatch(args: argparse.Namespace) -> None:
     _fail(f"{hp.flag_name(e.name)} {e.problem}")
   except (checks.UsageError, IdxError, FetchError, FileExistsError, ValueError) as e:
     _fail(str(e))
-  except KeyboardInterrupt:
+  except KeyboardInterrupt as e:
     resume = (" Rerun the same command to resume: components that finished are reused "
               "from the cache." if args.command == "run" else "")
+    if isinstance(e, Terminated):
+      _fail(f"terminated (SIGTERM).{resume}", EXIT_TERMINATED)
     _fail(f"interrupted.{resume}", EXIT_INTERRUPTED)
 
 

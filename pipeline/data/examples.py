@@ -74,7 +74,10 @@ def encode_examples(images: np.ndarray, labels: np.ndarray) -> List[bytes]:
 
 
 def plan_chunks(pair: idx.IdxPair, chunk_size: int = DEFAULT_CHUNK_SIZE) -> List[Chunk]:
-  """Splits a validated pair into [start, stop) ranges that workers read independently."""
+  """Splits a validated raw pair into [start, stop) ranges that workers read independently.
+
+  Only for raw files, where a chunk is one seek away; see `stream_chunk_rows`.
+  """
   return [(pair.images, pair.labels, s, min(s + chunk_size, pair.count))
           for s in range(0, pair.count, chunk_size)]
 
@@ -91,6 +94,22 @@ def read_chunk(chunk: Chunk) -> Iterator[bytes]:
   yield from (row.tobytes() for row in read_chunk_rows(chunk))
 
 
+def stream_chunk_rows(pair: idx.IdxPair,
+                      chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[np.ndarray]:
+  """Serialized-example rows of a pair, chunk by chunk, reading each file once.
+
+  The path for gzip files: reading chunk k by seeking would decompress all
+  chunks before it again, which is quadratic in the file size.
+  """
+  for images, labels in idx.stream_records(pair, chunk_size):
+    yield encode_example_rows(images, labels)
+
+
+def _stream_examples(pair: idx.IdxPair, chunk_size: int) -> Iterator[bytes]:
+  for rows in stream_chunk_rows(pair, chunk_size):
+    yield from (row.tobytes() for row in rows)
+
+
 @beam.ptransform_fn
 def IdxToExamples(  # pylint: disable=invalid-name
     pipeline: beam.Pipeline, pair: idx.IdxPair,
@@ -98,8 +117,13 @@ def IdxToExamples(  # pylint: disable=invalid-name
   """Reads a pair checked by `idx.validate_pair` into serialized tf.Examples.
 
   Validation happens before the pipeline is built, so a corrupt input fails
-  before any worker starts or any output is written.
+  before any worker starts or any output is written. Raw files are read in
+  parallel chunks; gzip files in one linear stream.
   """
+  if pair.compressed:
+    return (pipeline
+            | "OnePair" >> beam.Create([pair])
+            | "StreamChunks" >> beam.FlatMap(_stream_examples, chunk_size))
   return (pipeline
           | "PlanChunks" >> beam.Create(plan_chunks(pair, chunk_size))
           # Create emits one bundle; reshuffling spreads the chunks over the workers.

@@ -32,6 +32,12 @@ def open_binary(path: str) -> BinaryIO:
   return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
 
+def is_gzip(path: str) -> bool:
+  """True when the file's content (not its name) is gzip."""
+  with open_binary(path) as f:
+    return f.read(2) == GZIP_MAGIC
+
+
 def open_maybe_gzip(path: str) -> BinaryIO:
   """Opens `path`, gunzipping transparently when its content (not its name) is gzip."""
   raw = open_binary(path)

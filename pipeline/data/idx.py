@@ -9,7 +9,7 @@ failed on.
 import dataclasses
 import gzip
 import struct
-from typing import BinaryIO, List
+from typing import BinaryIO, Iterator, List, Tuple
 
 import numpy as np
 
@@ -26,10 +26,15 @@ class IdxError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class IdxPair:
-  """A validated images/labels file pair and its example count."""
+  """A validated images/labels file pair and its example count.
+
+  `compressed` pairs (either file gzip) are read front to back in one stream:
+  a gzip stream can only seek by decompressing everything before the target.
+  """
   images: str
   labels: str
   count: int
+  compressed: bool = False
 
 
 def _open(path: str) -> BinaryIO:
@@ -49,11 +54,15 @@ def _read_exactly(stream: BinaryIO, size: int, path: str, what: str) -> bytes:
   return data
 
 
-def _payload_length(stream: BinaryIO, path: str) -> int:
-  """Counts the bytes left in `stream` (decompressing if needed)."""
+def _payload_length(stream: BinaryIO, path: str, expected: int) -> int:
+  """Counts the bytes left in `stream`, but stops one byte past `expected`.
+
+  A body longer than its header says is known to be wrong at that byte, so a
+  gzip bomb behind a small header is never decompressed in full.
+  """
   total = 0
   try:
-    while chunk := stream.read(files.CHUNK):
+    while total <= expected and (chunk := stream.read(min(files.CHUNK, expected + 1 - total))):
       total += len(chunk)
   except (OSError, EOFError, gzip.BadGzipFile) as e:
     raise IdxError(f"{path}: corrupt gzip stream: {e}") from e
@@ -77,11 +86,14 @@ def _check_file(path: str, magic: int) -> int:
         raise IdxError(f"{path}: images are {rows}x{cols}, expected "
                        f"{contract.ROWS}x{contract.COLS}")
     record = contract.PIXELS if is_images else 1
-    length = _payload_length(f, path)
-  if length != count * record:
+    length = _payload_length(f, path, count * record)
+  if length > count * record:
+    raise IdxError(f"{path}: header says {count} {kind} ({count * record} bytes) but the "
+                   "file holds more after them: padded, or not what the header describes")
+  if length < count * record:
     raise IdxError(
         f"{path}: header says {count} {kind} ({count * record} bytes) but the file "
-        f"holds {length} bytes after the header: truncated or padded")
+        f"holds {length} bytes after the header: truncated")
   return count
 
 
@@ -106,6 +118,22 @@ def _read_records(path: str, magic: int, record: int, start: int, stop: int) -> 
   return np.frombuffer(data, dtype=np.uint8)
 
 
+def stream_records(pair: IdxPair, chunk_size: int) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+  """Yields (images [n, 784], labels [n]) chunks of a validated pair, front to back.
+
+  Each file is opened once and read sequentially: linear in the file size,
+  with one chunk in memory.
+  """
+  with _open(pair.images) as images, _open(pair.labels) as labels:
+    _read_exactly(images, _HEADER_SIZE[IMAGES_MAGIC], pair.images, "header")
+    _read_exactly(labels, _HEADER_SIZE[LABELS_MAGIC], pair.labels, "header")
+    for start in range(0, pair.count, chunk_size):
+      n = min(chunk_size, pair.count - start)
+      yield (np.frombuffer(_read_exactly(images, n * contract.PIXELS, pair.images, "records"),
+                           np.uint8).reshape(n, contract.PIXELS),
+             np.frombuffer(_read_exactly(labels, n, pair.labels, "records"), np.uint8))
+
+
 def validate_pair(images: str, labels: str) -> IdxPair:
   """Checks an images/labels pair end to end.
 
@@ -120,13 +148,16 @@ def validate_pair(images: str, labels: str) -> IdxPair:
   n_labels = _check_file(labels, LABELS_MAGIC)
   if n_images != n_labels:
     raise IdxError(f"{images} holds {n_images} images but {labels} holds {n_labels} labels")
+  if not n_images:
+    raise IdxError(f"{images} and {labels} hold no examples: a split must not be empty")
   values = read_labels(labels)
   bad = np.flatnonzero(values >= contract.NUM_CLASSES)
   if bad.size:
     raise IdxError(
         f"{labels}: {bad.size} label(s) outside 0..{contract.NUM_CLASSES - 1}, first label "
         f"{int(values[bad[0]])} at index {int(bad[0])}")
-  return IdxPair(images=images, labels=labels, count=n_images)
+  compressed = files.is_gzip(images) or files.is_gzip(labels)
+  return IdxPair(images=images, labels=labels, count=n_images, compressed=compressed)
 
 
 def pair_from_pattern(pattern: str) -> IdxPair:

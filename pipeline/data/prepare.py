@@ -11,14 +11,15 @@ import logging
 import os
 import shutil
 import tempfile
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.data import contract, idx, tfrecord
-from pipeline.data.examples import DEFAULT_CHUNK_SIZE, Chunk, plan_chunks, read_chunk_rows
+from pipeline.data.examples import (DEFAULT_CHUNK_SIZE, plan_chunks, read_chunk_rows,
+                                    stream_chunk_rows)
 from pipeline.data.files import current_umask, write_atomically
 
 _LOG = logging.getLogger(__name__)
@@ -27,7 +28,8 @@ _LOG = logging.getLogger(__name__)
 # GIL, and threads skip the ~5 s that starting worker processes costs (measured
 # in bench/bench_prepare_data.py). Any runner can be chosen through --beam-arg.
 DEFAULT_BEAM_ARGS = ("--direct_running_mode=multi_threading", "--direct_num_workers=0")
-Shard = Tuple[str, int, int, Chunk]  # (split, index, shard count, chunk)
+# (split, pair, chunk index), or (split, pair, None) to stream the whole split.
+Work = Tuple[str, idx.IdxPair, Optional[int]]
 
 
 def prepare_data(data_dir: str, output: str, beam_args: Sequence[str] = DEFAULT_BEAM_ARGS,
@@ -53,7 +55,9 @@ def prepare_data(data_dir: str, output: str, beam_args: Sequence[str] = DEFAULT_
     raise FileExistsError(f"{output} already exists; pass --overwrite to replace it")
   pairs = dict(zip(contract.SPLITS, idx.validate_dir(data_dir)))
   os.makedirs(os.path.dirname(output), exist_ok=True)
-  staging = tempfile.mkdtemp(dir=os.path.dirname(output), prefix=f".{os.path.basename(output)}-")
+  remove_stale_staging(output)
+  staging = tempfile.mkdtemp(dir=os.path.dirname(output),
+                             prefix=f"{_staging_prefix(output)}{os.getpid()}-")
   os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes it 0700; the output should not be.
   try:
     _run_beam(pairs, staging, list(beam_args))
@@ -68,25 +72,36 @@ def prepare_data(data_dir: str, output: str, beam_args: Sequence[str] = DEFAULT_
   return counts
 
 
-def write_shard(shard: Shard, out_dir: str) -> str:
-  """Writes one chunk as one gzip TFRecord file; returns its path.
+def _write_rows(out_dir: str, split: str, index: int, total: int, rows) -> str:
+  """Writes serialized-example rows as one gzip TFRecord shard; returns its path.
 
   The name is fixed by the shard's position, so a retried bundle rewrites the
   same file, and the file appears only once complete (temp name, then rename).
   """
-  split, index, total, chunk = shard
   path = FileSystems.join(out_dir, f"Split-{split}", f"data_tfrecord-{index:05d}-of-{total:05d}.gz")
-  data = gzip.compress(tfrecord.frame_rows(read_chunk_rows(chunk)), compresslevel=6)
-  return write_atomically(path, data)
+  return write_atomically(path, gzip.compress(tfrecord.frame_rows(rows), compresslevel=6))
 
 
-def plan_shards(pairs: Dict[str, idx.IdxPair], chunk_size: int) -> List[Shard]:
-  """One shard per chunk of each split, numbered within its split."""
-  shards = []
+def plan_work(pairs: Dict[str, idx.IdxPair], chunk_size: int) -> List[Work]:
+  """One element per chunk of a raw split (read in parallel), one per gzip split (streamed)."""
+  work: List[Work] = []
   for split, pair in pairs.items():
-    chunks = plan_chunks(pair, chunk_size)
-    shards += [(split, i, len(chunks), c) for i, c in enumerate(chunks)]
-  return shards
+    if pair.compressed:
+      work.append((split, pair, None))
+    else:
+      work += [(split, pair, i) for i in range(len(plan_chunks(pair, chunk_size)))]
+  return work
+
+
+def write_work(work: Work, out_dir: str, chunk_size: int) -> Iterator[str]:
+  """Writes the shard(s) of one work element; yields their paths."""
+  split, pair, index = work
+  chunks = plan_chunks(pair, chunk_size)
+  if index is not None:
+    yield _write_rows(out_dir, split, index, len(chunks), read_chunk_rows(chunks[index]))
+    return
+  for i, rows in enumerate(stream_chunk_rows(pair, chunk_size)):
+    yield _write_rows(out_dir, split, i, len(chunks), rows)
 
 
 def _run_beam(pairs: Dict[str, idx.IdxPair], out_dir: str, beam_args: List[str]) -> None:
@@ -96,9 +111,9 @@ def _run_beam(pairs: Dict[str, idx.IdxPair], out_dir: str, beam_args: List[str])
     FileSystems.mkdirs(FileSystems.join(out_dir, f"Split-{split}"))
   with make_beam_pipeline(beam_args) as p:
     _ = (p
-         | "PlanShards" >> beam.Create(plan_shards(pairs, DEFAULT_CHUNK_SIZE))
+         | "PlanShards" >> beam.Create(plan_work(pairs, DEFAULT_CHUNK_SIZE))
          | "Spread" >> beam.Reshuffle()
-         | "WriteShards" >> beam.Map(write_shard, out_dir))
+         | "WriteShards" >> beam.FlatMap(write_work, out_dir, DEFAULT_CHUNK_SIZE))
 
 
 def make_beam_pipeline(beam_args: Sequence[str]) -> beam.Pipeline:
@@ -116,6 +131,38 @@ def make_beam_pipeline(beam_args: Sequence[str]) -> beam.Pipeline:
   from apache_beam.runners.dask.dask_runner import DaskRunner  # pylint: disable=import-outside-toplevel
   rest = [a for a in args if a not in dask]
   return beam.Pipeline(runner=DaskRunner(), options=PipelineOptions(rest))
+
+
+def _staging_prefix(output: str) -> str:
+  return f".{os.path.basename(output)}-staging-"
+
+
+def remove_stale_staging(output: str) -> List[str]:
+  """Removes staging directories of `output` left by processes that no longer run.
+
+  A staging directory is named after the process that builds it; one whose
+  process is gone was left by a kill (SIGKILL, power loss) and is never used.
+  """
+  removed = []
+  parent, prefix = os.path.dirname(output), _staging_prefix(output)
+  for name in os.listdir(parent):
+    pid = name[len(prefix):].split("-", 1)[0]
+    if name.startswith(prefix) and pid.isdigit() and not _alive(int(pid)):
+      shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+      removed.append(name)
+  if removed:
+    _LOG.info("removed staging left by killed runs: %s", ", ".join(removed))
+  return removed
+
+
+def _alive(pid: int) -> bool:
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:  # Someone else's live process.
+    return True
+  return True
 
 
 def _swap_into_place(staging: str, output: str) -> None:

@@ -17,7 +17,7 @@ from tfx.types import artifact_utils, standard_artifacts, standard_component_spe
 from tfx.utils import proto_utils
 
 from components.idx_example_gen import Executor, make_idx_example_gen
-from tests.conftest import BEAM_TEST_ARGS
+from tests.conftest import BEAM_TEST_ARGS, write_dataset
 
 
 def _count(split_dir: str) -> int:
@@ -108,5 +108,13 @@ def portable_beam_args(tmp_path):
 @pytest.mark.slow
 def test_executor_runs_on_a_portable_job_service(idx_dir, tmp_path, portable_beam_args):
   examples = _do(idx_dir, tmp_path, portable_beam_args)
+  assert _count(os.path.join(examples.uri, "Split-train")) == 40
+  assert _count(os.path.join(examples.uri, "Split-eval")) == 20
+
+
+def test_executor_streams_gzip_input(tmp_path):
+  idx_dir = str(tmp_path / "gz")
+  write_dataset(idx_dir, n_train=40, n_eval=20, gz=True)
+  examples = _do(idx_dir, tmp_path, BEAM_TEST_ARGS)
   assert _count(os.path.join(examples.uri, "Split-train")) == 40
   assert _count(os.path.join(examples.uri, "Split-eval")) == 20

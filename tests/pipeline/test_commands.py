@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -75,3 +76,23 @@ def test_ctrl_c_is_one_line_and_exit_130(tiny_idx, tmp_path):
       "error: interrupted. Rerun the same command to resume: components that finished are "
       "reused from the cache.")
   assert "Traceback" not in stderr
+
+
+def test_sigterm_during_prepare_data_leaves_nothing(tmp_path):
+  idx_dir = str(tmp_path / "idx")
+  write_dataset(idx_dir, n_train=150000, n_eval=20, gz=True)  # Seconds of work to stop.
+  proc = subprocess.Popen([sys.executable, "-m", "pipeline", "prepare-data", "--data-dir",
+                           idx_dir, "--output", str(tmp_path / "tfr")],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  try:
+    deadline = time.monotonic() + 60
+    while not any(name.startswith(".tfr-staging-") for name in os.listdir(tmp_path)):
+      assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()[-2000:]
+      time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+  finally:
+    proc.kill()
+  assert proc.returncode == 143, stderr[-2000:]
+  assert stderr.splitlines()[-1] == "error: terminated (SIGTERM)."
+  assert sorted(os.listdir(tmp_path)) == ["idx"]  # No staging, no half-written output.

@@ -2,15 +2,18 @@
 
 import glob
 import gzip
+import io
 import json
 import os
 import struct
+import subprocess
+import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipeline.data import idx
+from pipeline.data import files, idx
 from pipeline.data.prepare import prepare_data
 from tests.conftest import BEAM_TEST_ARGS, idx_name, write_dataset
 
@@ -56,10 +59,16 @@ CORRUPTIONS = {
     "truncated images": (
         lambda d: _rewrite(_path(d, "train_images"), lambda b: b[:-100]),
         r"train-images-idx3-ubyte: header says 40 images \(31360 bytes\) but the file holds "
-        r"31260 bytes after the header: truncated or padded"),
+        r"31260 bytes after the header: truncated$"),
     "padded labels": (
         lambda d: _rewrite(_path(d, "train_labels"), lambda b: b + b"\x01"),
-        r"train-labels-idx1-ubyte: header says 40 labels \(40 bytes\) but the file holds 41"),
+        r"train-labels-idx1-ubyte: header says 40 labels \(40 bytes\) but the file holds more "
+        r"after them: padded"),
+    "no examples": (
+        lambda d: (idx.write_idx(_path(d, "eval_images"), np.zeros((0, 28, 28), np.uint8)),
+                   _labels(d, [])),
+        r"t10k-images-idx3-ubyte and .*t10k-labels-idx1-ubyte hold no examples: a split must "
+        r"not be empty"),
     "truncated header": (
         lambda d: _rewrite(_path(d, "eval_images"), lambda b: b[:10]),
         r"t10k-images-idx3-ubyte: truncated: expected 16 bytes of images header, got 10"),
@@ -150,3 +159,65 @@ def test_dask_cluster_writes_what_the_direct_runner_writes(tmp_path, capsys):
   dask_shards = _decompressed_shards(str(tmp_path / "dask"))
   assert len(dask_shards) == 4
   assert dask_shards == _decompressed_shards(str(tmp_path / "direct"))
+
+
+def _bomb(path, header, gib):
+  """A gzip file whose body is `gib` GiB of zeros behind `header`: 1 MiB members, repeated."""
+  zeros = gzip.compress(bytes(1 << 20), compresslevel=9)
+  with open(path, "wb") as f:
+    f.write(gzip.compress(header))
+    for _ in range(gib << 10):
+      f.write(zeros)
+
+
+def test_a_gzip_bomb_is_rejected_at_the_first_byte_too_many(idx_dir):
+  labels = _path(idx_dir, "train_labels")
+  os.remove(labels)
+  _bomb(labels + ".gz", struct.pack(">II", 2049, 40) + bytes(40), gib=4)
+  assert os.path.getsize(labels + ".gz") < 5_000_000
+  started = time.monotonic()
+  with pytest.raises(idx.IdxError, match="header says 40 labels .* holds more after them"):
+    prepare_data(idx_dir, os.path.join(idx_dir, "..", "out"), BEAM_TEST_ARGS)
+  assert time.monotonic() - started < 5  # Decompressing all 4 GiB took 14 s before.
+
+
+class _CountingFile(io.FileIO):
+  """A raw file that adds every byte read from disk to `read_bytes`."""
+  read_bytes = 0
+
+  def read(self, size=-1):
+    data = super().read(size)
+    _CountingFile.read_bytes += len(data)
+    return data
+
+  def readinto(self, buffer):
+    n = super().readinto(buffer)
+    _CountingFile.read_bytes += n or 0
+    return n
+
+
+def test_gzip_input_is_read_linearly(tmp_path, monkeypatch):
+  idx_dir = str(tmp_path / "idx")
+  write_dataset(idx_dir, n_train=40000, n_eval=20, gz=True, seed=6)  # 8 chunks of 5000.
+  monkeypatch.setattr(files, "open_binary", lambda path: _CountingFile(path, "rb"))
+  monkeypatch.setattr(_CountingFile, "read_bytes", 0)
+  counts = prepare_data(idx_dir, str(tmp_path / "out"), BEAM_TEST_ARGS)
+  assert counts == {"train": 40000, "eval": 20}
+  size = sum(os.path.getsize(os.path.join(idx_dir, name)) for name in os.listdir(idx_dir))
+  # Validation reads each .gz once and conversion once more. Seeking to chunk k of a
+  # gzip stream instead re-reads everything before it (5.5x the files, measured).
+  assert 2 * size <= _CountingFile.read_bytes < 2.2 * size
+  assert _decompressed_shards(str(tmp_path / "out")).keys() == {
+      f"Split-train/data_tfrecord-0000{i}-of-00008.gz" for i in range(8)} | {
+      "Split-eval/data_tfrecord-00000-of-00001.gz"}
+
+
+def test_staging_left_by_a_dead_process_is_removed(idx_dir, tmp_path):
+  dead = subprocess.Popen(["true"])
+  dead.wait()
+  stale = tmp_path / f".tfr-staging-{dead.pid}-abc"
+  live = tmp_path / f".tfr-staging-{os.getpid()}-def"
+  stale.mkdir()
+  live.mkdir()
+  prepare_data(idx_dir, str(tmp_path / "tfr"), BEAM_TEST_ARGS)
+  assert not stale.exists() and live.exists()  # A running process's staging is not touched.
