@@ -97,6 +97,13 @@ def _add_pipeline_commands(sub) -> None:
   _add_cache_arg(run)
   _beam_arg(run, "in-process DirectRunner")
 
+  cln = sub.add_parser("clean", help="remove what killed or failed runs left behind",
+                       description="Marks executions a killed run left RUNNING as FAILED, "
+                       "then deletes the outputs of failed executions that nothing read, and "
+                       "partial pushes. Refuses while a run is using --output-root.")
+  _dataset_arg(cln, default="fashion_mnist", help="which pipeline (default: fashion_mnist)")
+  cln.add_argument("--output-root", default="output", help="default: ./output")
+
   comp = sub.add_parser("compile", help="compile the pipeline for Kubeflow Pipelines",
                         description="Writes the KFP v2 pipeline spec (YAML) with "
                         "KubeflowV2DagRunner.")

@@ -6,14 +6,16 @@ after that, inside the runners.
 """
 
 import argparse
+import errno
 import signal
 import sys
-from typing import Tuple
+from typing import NoReturn, Tuple
 
 from pipeline import checks
-from pipeline.config import DATASET_DEFAULTS, VertexTraining
+from pipeline.config import DATASET_DEFAULTS, VertexTraining, pipeline_name
 from pipeline.data.fetch import FetchError
 from pipeline.data.idx import IdxError
+from pipeline.runners import recovery
 from trainer_module import hparams as hp
 
 EXIT_ERROR = 1
@@ -48,13 +50,15 @@ def _terminated(signum, frame) -> None:  # pylint: disable=unused-argument
 def dispatch(args: argparse.Namespace) -> None:
   """Runs the command; turns expected failures into one line and an exit status."""
   handlers = {"fetch-data": _fetch_data, "prepare-data": _prepare_data, "run": _run,
-              "compile": _compile}
+              "clean": _clean, "compile": _compile}
   try:
     handlers[args.command](args)
   except hp.InvalidSetting as e:
     _fail(f"{hp.flag_name(e.name)} {e.problem}")
   except (checks.UsageError, IdxError, FetchError, FileExistsError, ValueError) as e:
     _fail(str(e))
+  except OSError as e:  # A full disk, a permission, a directory where a file should be.
+    _fail(describe_os_error(e))
   except KeyboardInterrupt as e:
     resume = (" Rerun the same command to resume: components that finished are reused "
               "from the cache." if args.command == "run" else "")
@@ -63,7 +67,19 @@ def dispatch(args: argparse.Namespace) -> None:
     _fail(f"interrupted.{resume}", EXIT_INTERRUPTED)
 
 
-def _fail(message: str, status: int = EXIT_ERROR) -> None:
+def describe_os_error(error: OSError) -> str:
+  """One line naming the path and the cause of a filesystem error, and what to do."""
+  path = error.filename or "a file"
+  hints = {errno.ENOSPC: "free some space, then rerun",
+           errno.EDQUOT: "free some space, then rerun",
+           errno.EACCES: "check the permissions, or choose another directory",
+           errno.EISDIR: "a directory is in the way where a file should be; move it",
+           errno.ENOTDIR: "a file is in the way where a directory should be; move it"}
+  hint = hints.get(error.errno, "")
+  return f"{path}: {error.strerror or error}" + (f" ({hint})" if hint else "")
+
+
+def _fail(message: str, status: int = EXIT_ERROR) -> NoReturn:
   print(f"error: {message}", file=sys.stderr)
   sys.exit(status)
 
@@ -109,19 +125,33 @@ def _run(args: argparse.Namespace) -> None:
   hparams, threshold = _settings(args)
   output_root = checks.check_output_dir(args.output_root, "--output-root")
   data_dir = checks.check_data_dir(args.data_dir) if args.data_dir else _fetch(args)
+  with recovery.exclusive_run(output_root, pipeline_name(args.dataset)):  # Before TF loads.
+    summary = _run_locked(args, hparams, threshold, data_dir, output_root)
+  if not summary.blessed:
+    print(f"exit status {EXIT_NOT_BLESSED}: the model was not blessed, so nothing was pushed",
+          file=sys.stderr)
+    sys.exit(EXIT_NOT_BLESSED)
+
+
+def _run_locked(args: argparse.Namespace, hparams: hp.HParams, threshold: float,
+                data_dir: str, output_root: str):
+  """Runs and reports; a failed component becomes one line and exit status 1."""
   from pipeline.runners import local  # pylint: disable=import-outside-toplevel
   config = local.local_config(hparams, threshold, data_dir, output_root, args.beam_arg)
   try:
-    summary = local.run_and_report(config, output_root)
+    return local.run_and_report(config, output_root)
   except (KeyboardInterrupt, ValueError):
     raise
   except Exception as e:  # pylint: disable=broad-except
     # A component failed; TFX has logged its traceback above. Say which and why, once.
     _fail(f"pipeline run failed: {e}\n(--verbose shows every component's log)")
-  if not summary.blessed:
-    print(f"exit status {EXIT_NOT_BLESSED}: the model was not blessed, so nothing was pushed",
-          file=sys.stderr)
-    sys.exit(EXIT_NOT_BLESSED)
+
+
+def _clean(args: argparse.Namespace) -> None:
+  output_root = checks.check_output_dir(args.output_root, "--output-root")
+  with recovery.exclusive_run(output_root, pipeline_name(args.dataset)):
+    count, freed = recovery.clean(output_root, pipeline_name(args.dataset))
+  print(f"removed {count} unused output(s) of failed runs, {freed / 1e6:.1f} MB")
 
 
 def _compile(args: argparse.Namespace) -> None:

@@ -106,9 +106,19 @@ def config_under_root(hparams: HParams, accuracy_threshold: float, output_root: 
   `serving_model/<name>/<model>/<version>/` for pushed models.
   """
   name = pipeline_name(hparams.dataset or "")
-  root = output_root.rstrip("/")
   return PipelineConfig(
       hparams=hparams, accuracy_threshold=accuracy_threshold, data_dir=data_dir,
-      pipeline_root=f"{root}/pipelines/{name}",
-      serving_dir=f"{root}/serving_model/{name}/{hparams.model}", beam_args=tuple(beam_args),
+      pipeline_root=pipeline_root_under(output_root, name),
+      serving_dir=f"{serving_root_under(output_root, name)}/{hparams.model}",
+      beam_args=tuple(beam_args),
       vertex_training=vertex_training)
+
+
+def pipeline_root_under(output_root: str, name: str) -> str:
+  """Where a pipeline's artifacts live under an output root."""
+  return f"{output_root.rstrip('/')}/pipelines/{name}"
+
+
+def serving_root_under(output_root: str, name: str) -> str:
+  """Where a pipeline's pushed models live, one directory per model, under an output root."""
+  return f"{output_root.rstrip('/')}/serving_model/{name}"

@@ -19,9 +19,16 @@ def _is_own(record: logging.LogRecord) -> bool:
 
 
 class _QuietFilter(logging.Filter):
-  """Default console: this project's INFO lines and everyone's warnings and errors."""
+  """Default console: this project's INFO lines and everyone's warnings and errors.
+
+  Beam's own ERROR records are left out: they are tracebacks of a worker's
+  exception (hundreds of lines for one full disk), which also reaches the
+  caller, and the command reports it in one line.
+  """
 
   def filter(self, record: logging.LogRecord) -> bool:
+    if record.name.startswith("apache_beam") and record.levelno >= logging.ERROR:
+      return False
     return _is_own(record) or (record.levelno >= logging.WARNING and
                                not record.getMessage().startswith(_NOISE))
 
@@ -47,6 +54,30 @@ class _TqdmConsole(logging.StreamHandler):
       self.handleError(record)
 
 
+class _DropWorkerTracebacks:
+  """Wraps stderr, dropping the tracebacks Beam's SDK worker prints with `print`.
+
+  The same exception reaches the caller, which reports it in one line; with
+  --verbose (no wrapper) the tracebacks are shown.
+  """
+
+  def __init__(self, stream):
+    self._stream = stream
+    self._dropped_last = False
+
+  def write(self, text: str) -> int:
+    is_worker_traceback = (text.startswith("Traceback (most recent call last):")
+                           and "apache_beam/runners/worker" in text)
+    if is_worker_traceback or (self._dropped_last and text == "\n"):
+      self._dropped_last = is_worker_traceback
+      return len(text)
+    self._dropped_last = False
+    return self._stream.write(text)
+
+  def __getattr__(self, name):
+    return getattr(self._stream, name)
+
+
 def setup_console(verbose: bool) -> None:
   """Sends log records to stderr, above progress bars.
 
@@ -63,6 +94,7 @@ def setup_console(verbose: bool) -> None:
   for name in _OWN_LOGGERS:
     logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
   if not verbose:
+    sys.stderr = _DropWorkerTracebacks(sys.stderr)
     # TensorFlow's deprecation notices (hundreds of lines a run) are for TF developers.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")

@@ -7,6 +7,7 @@ import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 
 from components.anomaly_gate import AnomalyGate
+from components.atomic_pusher import AtomicPusher
 from components.idx_example_gen import make_idx_example_gen
 from pipeline.config import PipelineConfig
 from pipeline.data.contract import LABEL_KEY
@@ -74,12 +75,12 @@ def create_pipeline(config: PipelineConfig,
       model=trainer.outputs["model"],
       baseline_model=baseline.outputs["model"],
       eval_config=make_eval_config(config.accuracy_threshold))
-  pusher = tfx.components.Pusher(
+  pusher = AtomicPusher(
       model=trainer.outputs["model"],
       model_blessing=evaluator.outputs["blessing"],
       push_destination=tfx.proto.PushDestination(
           filesystem=tfx.proto.PushDestination.Filesystem(
-              base_directory=config.serving_dir)))
+              base_directory=config.serving_dir))).with_id("Pusher")
 
   return tfx.dsl.Pipeline(
       pipeline_name=config.pipeline_name,

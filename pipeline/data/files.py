@@ -5,10 +5,13 @@ Beam's FileSystems, imported only then because it costs seconds.
 """
 
 import gzip
+import logging
 import os
+import shutil
 import tempfile
 from typing import BinaryIO, List
 
+_LOG = logging.getLogger(__name__)
 CHUNK = 1 << 20  # Read/copy buffer.
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -88,3 +91,32 @@ def current_umask() -> int:
   mask = os.umask(0)
   os.umask(mask)
   return mask
+
+
+def process_alive(pid: int) -> bool:
+  """True while process `pid` runs; names of staging directories carry their owner's pid."""
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:  # Someone else's live process.
+    return True
+  return True
+
+
+def remove_dead_staging(directory: str, prefix: str) -> List[str]:
+  """Removes `directory/<prefix><pid>-...` entries whose process `pid` no longer runs.
+
+  Staging directories carry the pid of the process that builds them; one whose
+  process is gone was left by a kill (SIGKILL, power loss) and is never used.
+  Local paths only: a pid means nothing on another machine.
+  """
+  removed = []
+  for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
+    pid = name[len(prefix):].split("-", 1)[0]
+    if name.startswith(prefix) and pid.isdigit() and not process_alive(int(pid)):
+      shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
+      removed.append(name)
+  if removed:
+    _LOG.warning("removed what killed runs left in %s: %s", directory, ", ".join(removed))
+  return removed

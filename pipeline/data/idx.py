@@ -8,6 +8,7 @@ failed on.
 
 import dataclasses
 import gzip
+import os
 import struct
 from typing import BinaryIO, Iterator, List, Tuple
 
@@ -38,6 +39,8 @@ class IdxPair:
 
 
 def _open(path: str) -> BinaryIO:
+  if not files.is_remote(path) and os.path.isdir(path):
+    raise IdxError(f"{path} is a directory where an IDX file should be; move it away")
   try:
     return files.open_maybe_gzip(path)
   except Exception as e:  # Beam raises its own IOError subclasses per filesystem.

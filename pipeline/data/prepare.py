@@ -9,9 +9,10 @@ import gzip
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -20,7 +21,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline.data import contract, idx, tfrecord
 from pipeline.data.examples import (DEFAULT_CHUNK_SIZE, plan_chunks, read_chunk_rows,
                                     stream_chunk_rows)
-from pipeline.data.files import current_umask, write_atomically
+from pipeline.data.files import current_umask, remove_dead_staging, write_atomically
 
 _LOG = logging.getLogger(__name__)
 
@@ -55,12 +56,15 @@ def prepare_data(data_dir: str, output: str, beam_args: Sequence[str] = DEFAULT_
     raise FileExistsError(f"{output} already exists; pass --overwrite to replace it")
   pairs = dict(zip(contract.SPLITS, idx.validate_dir(data_dir)))
   os.makedirs(os.path.dirname(output), exist_ok=True)
-  remove_stale_staging(output)
+  remove_dead_staging(os.path.dirname(output), _staging_prefix(output))
   staging = tempfile.mkdtemp(dir=os.path.dirname(output),
                              prefix=f"{_staging_prefix(output)}{os.getpid()}-")
   os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes it 0700; the output should not be.
   try:
-    _run_beam(pairs, staging, list(beam_args))
+    try:
+      _run_beam(pairs, staging, list(beam_args))
+    except RuntimeError as e:
+      raise _os_error_from_beam(e, os.path.dirname(output)) from None
     counts = {name: pair.count for name, pair in pairs.items()}
     with open(os.path.join(staging, "counts.json"), "w") as f:
       json.dump(counts, f)
@@ -93,15 +97,18 @@ def plan_work(pairs: Dict[str, idx.IdxPair], chunk_size: int) -> List[Work]:
   return work
 
 
-def write_work(work: Work, out_dir: str, chunk_size: int) -> Iterator[str]:
-  """Writes the shard(s) of one work element; yields their paths."""
+def write_work(work: Work, out_dir: str, chunk_size: int) -> List[str]:
+  """Writes the shard(s) of one work element; returns their paths.
+
+  A list, not a generator: Beam's compiled DoFn runner prints the traceback of
+  an exception raised inside a generator straight to stderr.
+  """
   split, pair, index = work
   chunks = plan_chunks(pair, chunk_size)
   if index is not None:
-    yield _write_rows(out_dir, split, index, len(chunks), read_chunk_rows(chunks[index]))
-    return
-  for i, rows in enumerate(stream_chunk_rows(pair, chunk_size)):
-    yield _write_rows(out_dir, split, i, len(chunks), rows)
+    return [_write_rows(out_dir, split, index, len(chunks), read_chunk_rows(chunks[index]))]
+  return [_write_rows(out_dir, split, i, len(chunks), rows)
+          for i, rows in enumerate(stream_chunk_rows(pair, chunk_size))]
 
 
 def _run_beam(pairs: Dict[str, idx.IdxPair], out_dir: str, beam_args: List[str]) -> None:
@@ -133,36 +140,19 @@ def make_beam_pipeline(beam_args: Sequence[str]) -> beam.Pipeline:
   return beam.Pipeline(runner=DaskRunner(), options=PipelineOptions(rest))
 
 
+# Beam re-raises a worker's exception as a RuntimeError holding only its text.
+_BEAM_OS_ERROR = re.compile(r"\b\w*Error: \[Errno (\d+)\] (.+?)(?: \[while running|:|$)",
+                            re.MULTILINE)
+
+
+def _os_error_from_beam(error: RuntimeError, path: str) -> Exception:
+  """The OSError a Beam worker hit (full disk, permissions), rebuilt from Beam's text."""
+  found = _BEAM_OS_ERROR.search(str(error))
+  return OSError(int(found[1]), found[2].strip(), path) if found else error
+
+
 def _staging_prefix(output: str) -> str:
   return f".{os.path.basename(output)}-staging-"
-
-
-def remove_stale_staging(output: str) -> List[str]:
-  """Removes staging directories of `output` left by processes that no longer run.
-
-  A staging directory is named after the process that builds it; one whose
-  process is gone was left by a kill (SIGKILL, power loss) and is never used.
-  """
-  removed = []
-  parent, prefix = os.path.dirname(output), _staging_prefix(output)
-  for name in os.listdir(parent):
-    pid = name[len(prefix):].split("-", 1)[0]
-    if name.startswith(prefix) and pid.isdigit() and not _alive(int(pid)):
-      shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
-      removed.append(name)
-  if removed:
-    _LOG.info("removed staging left by killed runs: %s", ", ".join(removed))
-  return removed
-
-
-def _alive(pid: int) -> bool:
-  try:
-    os.kill(pid, 0)
-  except ProcessLookupError:
-    return False
-  except PermissionError:  # Someone else's live process.
-    return True
-  return True
 
 
 def _swap_into_place(staging: str, output: str) -> None:

@@ -121,9 +121,11 @@ class DirectorySource(Source):
     del tmp  # Files are read in place.
 
     def get(name: str) -> str:
-      for candidate in (name, name + ".gz"):
-        if os.path.isfile(os.path.join(self.path, candidate)):
-          return os.path.join(self.path, candidate)
+      for candidate in (os.path.join(self.path, name), os.path.join(self.path, name + ".gz")):
+        if os.path.isfile(candidate):
+          return candidate
+        if os.path.isdir(candidate):
+          raise IsADirectoryError(f"{candidate} is a directory where the IDX file should be")
       raise FileNotFoundError(f"neither {name} nor {name}.gz in {self.path}")
     yield get
 

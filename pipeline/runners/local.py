@@ -13,6 +13,7 @@ from tqdm import tqdm
 from pipeline.config import PipelineConfig, config_under_root
 from pipeline.data import contract
 from pipeline.pipeline import create_pipeline
+from pipeline.runners.recovery import metadata_path
 from pipeline.reporting.progress import ComponentProgress
 from pipeline.reporting.report import format_summary, write_report
 from pipeline.reporting.summary import RunSummary, summarize
@@ -32,11 +33,6 @@ def local_config(hparams: HParams, accuracy_threshold: float, data_dir: str, out
   """A config for a local run: absolute paths under `output_root`, in-process Beam."""
   return config_under_root(hparams, accuracy_threshold, os.path.abspath(output_root),
                            os.path.abspath(data_dir), tuple(beam_args or LOCAL_BEAM_ARGS))
-
-
-def metadata_path(output_root: str, pipeline_name: str) -> str:
-  """The SQLite ML Metadata file of a pipeline under `output_root`."""
-  return os.path.join(output_root, "metadata", pipeline_name, "metadata.db")
 
 
 def report_dir(output_root: str, pipeline_name: str, run_id: str) -> str:
@@ -64,7 +60,11 @@ def run_local(config: PipelineConfig, output_root: str,
 
 
 def run_and_report(config: PipelineConfig, output_root: str) -> RunSummary:
-  """Runs the pipeline, prints the summary and writes the markdown + PNG report."""
+  """Runs the pipeline, prints the summary and writes the markdown + PNG report.
+
+  The summary is of the newest run in ML Metadata: under `recovery.exclusive_run`
+  (as `python -m pipeline run` calls it) that is this process's own run.
+  """
   seconds = run_local(config, output_root)
   summary = summarize(metadata_path(output_root, config.pipeline_name))
   class_names = contract.class_names(config.dataset)
@@ -73,3 +73,4 @@ def run_and_report(config: PipelineConfig, output_root: str) -> RunSummary:
   print(format_summary(summary, seconds, class_names))
   print(f"report: {report} (+ report.png)")
   return summary
+

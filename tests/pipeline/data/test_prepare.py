@@ -81,6 +81,9 @@ CORRUPTIONS = {
     "missing file": (
         lambda d: os.remove(_path(d, "eval_labels")),
         r"expected exactly one labels IDX file matching .*/t10k-\*-ubyte\*, found no file"),
+    "directory in the way": (
+        lambda d: (os.remove(_path(d, "eval_labels")), os.mkdir(_path(d, "eval_labels"))),
+        r"t10k-labels-idx1-ubyte is a directory where an IDX file should be; move it away"),
     "two candidate files": (
         lambda d: idx.write_idx(_path(d, "eval_labels") + ".gz", np.zeros(20, np.uint8), gz=True),
         r"expected exactly one labels IDX file matching .*/t10k-\*-ubyte\*, found 2 files "

@@ -8,7 +8,8 @@ import tensorflow as tf
 
 from pipeline.data.idx import IdxError
 from pipeline.reporting.summary import node_executions, open_store, summarize
-from pipeline.runners.local import local_config, metadata_path, run_and_report, run_local
+from pipeline.runners.local import local_config, run_and_report, run_local
+from pipeline.runners.recovery import metadata_path
 from tests.conftest import BEAM_TEST_ARGS, write_dataset
 from trainer_module.hparams import HParams
 

@@ -1,0 +1,81 @@
+"""A Pusher whose pushed versions appear whole or not at all.
+
+TFX's stock Pusher copies into `<base>/<version>/` directly, so a push killed
+half-way (or one that fills the disk) leaves a newest version with truncated
+variables that TF Serving would try to load. This one copies into a hidden
+sibling, `<base>/.partial-<pid>-<version>`, that TF Serving ignores (version
+directories are numbers), then renames it into place. A later push removes
+partial copies whose process is gone. Blessing checks, the `pushed` MLMD
+properties and the version layout are TFX's own.
+"""
+
+import logging
+import os
+import time
+from typing import Any, Dict, List
+
+from tfx import types
+from tfx.components.pusher import executor as pusher_executor
+from tfx.dsl.components.base import executor_spec
+from tfx.dsl.io import fileio
+from tfx.proto import pusher_pb2
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import io_utils, proto_utils
+from tfx.v1.components import Pusher
+
+from pipeline.data.files import is_remote, remove_dead_staging
+
+_LOG = logging.getLogger(__name__)
+PARTIAL_PREFIX = ".partial-"
+# Test-only: seconds to wait between copying and publishing, to kill a push there.
+PAUSE_ENV = "MNIST_TFX_TEST_PUSH_PAUSE_S"
+
+
+def push_atomically(model_path: str, base: str) -> str:
+  """Copies a SavedModel to `base/<unix time>/` via a hidden sibling; returns the version."""
+  if not is_remote(base):
+    remove_dead_staging(base, PARTIAL_PREFIX)
+  version = int(time.time())
+  while fileio.exists(os.path.join(base, str(version))):
+    version += 1  # Two pushes in one second: the later one gets the next number.
+  partial = os.path.join(base, f"{PARTIAL_PREFIX}{os.getpid()}-{version}")
+  try:
+    io_utils.copy_dir(model_path, partial)
+    if os.environ.get(PAUSE_ENV):
+      _LOG.warning("test hook: pausing %s s before publishing %s", os.environ[PAUSE_ENV],
+                   partial)
+      time.sleep(float(os.environ[PAUSE_ENV]))
+    fileio.rename(partial, os.path.join(base, str(version)))
+  except BaseException:
+    if fileio.exists(partial):  # A full disk or an error: leave nothing half-copied.
+      fileio.rmtree(partial)
+    raise
+  return str(version)
+
+
+class Executor(pusher_executor.Executor):
+  """TFX's Pusher executor, publishing each version with one rename."""
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]],
+         output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
+    self._log_startup(input_dict, output_dict, exec_properties)
+    model_push = artifact_utils.get_single_instance(
+        output_dict[standard_component_specs.PUSHED_MODEL_KEY])
+    if not self.CheckBlessing(input_dict):
+      self._MarkNotPushed(model_push)
+      return
+    model_path = self.GetModelPath(input_dict)
+    destination = pusher_pb2.PushDestination()
+    proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY],
+                              destination)
+    base = destination.filesystem.base_directory
+    version = push_atomically(model_path, base)
+    _LOG.info("pushed %s to %s", model_path, os.path.join(base, version))
+    io_utils.copy_dir(model_path, model_push.uri)
+    self._MarkPushed(model_push, pushed_destination=os.path.join(base, version),
+                     pushed_version=version)
+
+
+class AtomicPusher(Pusher):  # pylint: disable=too-few-public-methods
+  """`tfx.components.Pusher` with an executor that publishes versions atomically."""
+  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
