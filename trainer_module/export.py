@@ -20,6 +20,34 @@ from trainer_module.features import PIXELS, SERVING_FEATURE_SPEC, IMAGE_KEY, dec
 
 EXAMPLES_INPUT = "examples"
 PIXELS_INPUT = "pixels"
+# Requests above this many images are refused with a message: 20,000 examples took
+# 4.4 GB in one request. Split larger batches on the client.
+MAX_BATCH = 1024
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+
+
+def _checked_batch(batch: tf.Tensor, what: str) -> tf.Tensor:
+  """`batch` once its first dimension is known to be at most MAX_BATCH."""
+  check = tf.debugging.assert_less_equal(
+      tf.shape(batch)[0], MAX_BATCH,
+      message=f"at most {MAX_BATCH} {what} per request; split the batch")
+  with tf.control_dependencies([check]):
+    return tf.identity(batch)
+
+
+def _checked_pixels(pixels: tf.Tensor) -> tf.Tensor:
+  """Pixels once known to be finite and in [0, 1]: NaN, inf or 255-scaled input is refused.
+
+  Refused rather than clipped: a client sending 0..255 or garbage should learn it,
+  not get confident answers for images the model never saw.
+  """
+  # The range checks read the finiteness check's output, so NaN is named as NaN.
+  finite = tf.debugging.assert_all_finite(pixels, f"{PIXELS_INPUT} must be finite numbers")
+  in_range = f"{PIXELS_INPUT} must be in [0, 1] (scale 0..255 pixels by 1/255)"
+  checks = [tf.debugging.assert_greater_equal(finite, 0.0, message=in_range),
+            tf.debugging.assert_less_equal(finite, 1.0, message=in_range)]
+  with tf.control_dependencies(checks):
+    return _checked_batch(pixels, "images")
 
 
 def serving_input_receiver_fn() -> tf_estimator.export.ServingInputReceiver:
@@ -29,11 +57,11 @@ def serving_input_receiver_fn() -> tf_estimator.export.ServingInputReceiver:
   parsing, which is how one graph serves both input forms.
   """
   examples = tf.compat.v1.placeholder(tf.string, [None], name="input_example_tensor")
-  parsed = tf.io.parse_example(examples, SERVING_FEATURE_SPEC)
+  parsed = tf.io.parse_example(_checked_batch(examples, "examples"), SERVING_FEATURE_SPEC)
   pixels = tf.compat.v1.placeholder_with_default(
       decode_pixels(parsed[IMAGE_KEY]), [None, PIXELS], name="pixels")
   return tf_estimator.export.ServingInputReceiver(
-      features={"pixels": pixels},
+      features={"pixels": _checked_pixels(pixels)},
       receiver_tensors={EXAMPLES_INPUT: examples},
       receiver_tensors_alternatives={PIXELS_INPUT: {PIXELS_INPUT: pixels}})
 
@@ -46,5 +74,32 @@ def export_serving_model(estimator: tf_estimator.Estimator, export_dir: str) -> 
   """
   with tempfile.TemporaryDirectory() as tmp:
     exported = estimator.export_saved_model(tmp, serving_input_receiver_fn).decode()
+    write_warmup_requests(exported)
     io_utils.copy_dir(exported, export_dir)
   return export_dir
+
+
+def write_warmup_requests(saved_model_dir: str) -> str:
+  """Writes TF Serving's warmup file: one request per signature, replayed at load.
+
+  Without it the first real request pays for graph initialisation.
+  """
+  from tensorflow_serving.apis import (classification_pb2, predict_pb2,  # pylint: disable=import-outside-toplevel
+                                       prediction_log_pb2)
+  blank = tf.train.Example(features=tf.train.Features(feature={IMAGE_KEY: tf.train.Feature(
+      bytes_list=tf.train.BytesList(value=[bytes(PIXELS)]))}))
+  predict = predict_pb2.PredictRequest()
+  predict.model_spec.signature_name = "serving_default"
+  predict.inputs[EXAMPLES_INPUT].CopyFrom(tf.make_tensor_proto([blank.SerializeToString()]))
+  classify = classification_pb2.ClassificationRequest()
+  classify.model_spec.signature_name = "classification"
+  classify.input.example_list.examples.add().CopyFrom(blank)
+  path = os.path.join(saved_model_dir, WARMUP_FILE)
+  tf.io.gfile.makedirs(os.path.dirname(path))
+  with tf.io.TFRecordWriter(path) as writer:
+    for log in (prediction_log_pb2.PredictionLog(
+                    predict_log=prediction_log_pb2.PredictLog(request=predict)),
+                prediction_log_pb2.PredictionLog(
+                    classify_log=prediction_log_pb2.ClassifyLog(request=classify))):
+      writer.write(log.SerializeToString())
+  return path

@@ -126,3 +126,57 @@ def test_missing_and_empty_splits_fail_before_training(tmp_path):
   with pytest.raises(ValueError, match="the train split is empty: 1 file"):
     run_trainer(str(tmp_path / "data"), str(tmp_path / "out"))
   assert not glob.glob(str(tmp_path / "out" / "model_run" / "*"))
+
+
+@pytest.fixture(scope="module")
+def model(trained):
+  return tf.saved_model.load(trained[0])
+
+
+def test_an_empty_batch_gets_an_empty_answer(model):
+  out = model.signatures["serving_default"](examples=tf.constant([], tf.string))
+  assert out["probabilities"].shape == (0, 10) and out["classes"].shape == (0,)
+  out = model.signatures["pixels:serving_default"](pixels=tf.zeros([0, 784]))
+  assert out["probabilities"].shape == (0, 10)
+
+
+@pytest.mark.parametrize("value,message", [
+    (float("nan"), "pixels must be finite numbers"),
+    (float("inf"), "pixels must be finite numbers"),
+    (1e30, r"pixels must be in \[0, 1\] \(scale 0..255 pixels by 1/255\)"),
+    (255.0, r"pixels must be in \[0, 1\]"),
+    (-0.5, r"pixels must be in \[0, 1\]"),
+])
+def test_bad_pixels_are_refused_with_a_message(model, value, message):
+  pixels = np.full((2, 784), 0.5, np.float32)
+  pixels[1, 7] = value
+  with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+    model.signatures["pixels:serving_default"](pixels=tf.constant(pixels))
+
+
+def test_batches_above_the_maximum_are_refused(model, tiny_tfrecords):
+  from trainer_module.export import MAX_BATCH  # pylint: disable=import-outside-toplevel
+  with pytest.raises(tf.errors.InvalidArgumentError, match=f"at most {MAX_BATCH} images"):
+    model.signatures["pixels:serving_default"](pixels=tf.zeros([MAX_BATCH + 1, 784]))
+  serialized, _, _ = _eval_examples(tiny_tfrecords)
+  too_many = tf.tile(serialized[:1], [MAX_BATCH + 1])
+  with pytest.raises(tf.errors.InvalidArgumentError, match=f"at most {MAX_BATCH} examples"):
+    model.signatures["serving_default"](examples=too_many)
+  assert model.signatures["serving_default"](
+      examples=tf.tile(serialized[:1], [MAX_BATCH]))["classes"].shape == (MAX_BATCH,)
+
+
+def test_warmup_requests_replay_against_the_model(trained, model):
+  from tensorflow_serving.apis import prediction_log_pb2  # pylint: disable=import-outside-toplevel
+  path = os.path.join(trained[0], "assets.extra", "tf_serving_warmup_requests")
+  logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy())
+          for r in tf.data.TFRecordDataset(path)]
+  assert [log.WhichOneof("log_type") for log in logs] == ["predict_log", "classify_log"]
+  predict = logs[0].predict_log.request
+  out = model.signatures[predict.model_spec.signature_name](
+      examples=tf.constant(tf.make_ndarray(predict.inputs["examples"])))
+  assert out["probabilities"].shape == (1, 10)
+  classify = logs[1].classify_log.request
+  example = classify.input.example_list.examples[0].SerializeToString()
+  out = model.signatures[classify.model_spec.signature_name](inputs=tf.constant([example]))
+  assert out["scores"].shape == (1, 10)
