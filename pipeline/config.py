@@ -6,10 +6,14 @@ Runners decide the storage fields (see pipeline/runners/).
 """
 
 import dataclasses
+import os
 from typing import Any, Dict, List, Optional, Tuple
 
 from pipeline.data.datasets import get_dataset
 from trainer_module.hparams import HParams, InvalidSetting
+
+# The committed TFDV schema (labels 0..9, one image and one label per example).
+SCHEMA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "schema.pbtxt")
 
 # Per-dataset defaults, tuned by measurement (README, "Choosing the defaults").
 DATASET_DEFAULTS: Dict[str, Dict[str, Any]] = {
@@ -68,6 +72,8 @@ class PipelineConfig:
     serving_dir: Where Pusher writes `<version>/saved_model.pb` (TF Serving's layout).
     beam_args: Beam options for the Beam-powered components.
     vertex_training: When set, the Trainer runs as a Vertex AI custom job.
+    schema_file: The TFDV schema the data is validated against, as the
+      components will see the path (the image's copy, on Kubeflow).
   """
   hparams: HParams
   accuracy_threshold: float
@@ -76,6 +82,7 @@ class PipelineConfig:
   serving_dir: str
   beam_args: Tuple[str, ...] = ()
   vertex_training: Optional[VertexTraining] = None
+  schema_file: str = SCHEMA_FILE
 
   def __post_init__(self):
     get_dataset(self.dataset)

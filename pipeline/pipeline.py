@@ -56,11 +56,14 @@ def create_pipeline(config: PipelineConfig,
   """The whole pipeline for `config`; pure: builds objects, runs nothing."""
   example_gen = make_idx_example_gen(config.data_dir)
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
-  schema_gen = tfx.components.SchemaGen(
-      statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True)
+  # The committed schema, not one inferred from the very data it then checks.
+  schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema_file).with_id(
+      "SchemaGen")
   example_validator = tfx.components.ExampleValidator(
       statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
-  anomaly_gate = AnomalyGate(anomalies=example_validator.outputs["anomalies"])
+  anomaly_gate = AnomalyGate(anomalies=example_validator.outputs["anomalies"],
+                             statistics=statistics_gen.outputs["statistics"],
+                             schema=schema_gen.outputs["schema"])
 
   trainer = _make_trainer(config, example_gen.outputs["examples"])
   trainer.add_upstream_node(anomaly_gate)  # No training on data with anomalies.

@@ -1,5 +1,6 @@
 """Compiles the pipeline for Kubeflow Pipelines (KFP v2 pipeline spec, as YAML)."""
 
+import dataclasses
 import os
 from typing import Optional, Sequence
 
@@ -13,6 +14,8 @@ from trainer_module.hparams import HParams
 
 # Where a KFP deployment reads and writes; override with `compile --output-root/--data-dir`.
 KFP_OUTPUT_ROOT = "gs://YOUR_BUCKET/mnist-tfx"
+# The schema as the image holds it: the Dockerfile copies pipeline/ into /app.
+KFP_SCHEMA_FILE = "/app/pipeline/data/schema.pbtxt"
 # Pods usually have more cores than this machine; worker start-up is amortized there.
 KFP_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=0")
 
@@ -27,9 +30,10 @@ def kfp_config(hparams: HParams, accuracy_threshold: float,
   for MNIST never points ExampleGen at Fashion-MNIST's files.
   """
   root = (output_root or KFP_OUTPUT_ROOT).rstrip("/")
-  return config_under_root(hparams, accuracy_threshold, root,
-                           data_dir or f"{root}/idx/{hparams.dataset}",
-                           tuple(beam_args or KFP_BEAM_ARGS), vertex_training)
+  config = config_under_root(hparams, accuracy_threshold, root,
+                             data_dir or f"{root}/idx/{hparams.dataset}",
+                             tuple(beam_args or KFP_BEAM_ARGS), vertex_training)
+  return dataclasses.replace(config, schema_file=KFP_SCHEMA_FILE)
 
 
 def compile_pipeline(config: PipelineConfig, output_file: str, image: str) -> str:

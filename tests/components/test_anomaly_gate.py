@@ -7,7 +7,8 @@ import pytest
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from components.anomaly_gate import ANOMALIES_FILE, DataAnomaliesError, check_anomalies
+from components.anomaly_gate import (ANOMALIES_FILE, DataAnomaliesError, check_anomalies,
+                                     describe_skew)
 
 
 def _write_anomalies(root, split, labels):
@@ -36,3 +37,24 @@ def test_anomalies_stop_with_split_feature_and_value_named(tmp_path):
 def test_clean_data_passes(tmp_path):
   _write_anomalies(str(tmp_path), "train", [0, 5, 9])
   check_anomalies(str(tmp_path), ["train"])  # Must not raise.
+
+
+def _stats(labels):
+  return tfdv.generate_statistics_from_dataframe(pd.DataFrame({"label": labels}))
+
+
+def _schema_with_skew_comparator(threshold):
+  schema = tfdv.infer_schema(_stats([0, 9]))
+  tfdv.get_feature(schema, "label").skew_comparator.jensen_shannon_divergence.threshold = (
+      threshold)
+  return schema
+
+
+def test_skew_between_train_and_eval_is_named():
+  uniform = list(range(10)) * 10
+  skewed = [3] * 50 + list(range(10)) * 5
+  problems = describe_skew(_stats(uniform), _stats(skewed), _schema_with_skew_comparator(0.05))
+  [line] = problems
+  assert line.startswith("feature 'label': train vs eval: The approximate Jensen-Shannon "
+                         "divergence between training and serving is 0.17")
+  assert describe_skew(_stats(uniform), _stats(uniform), _schema_with_skew_comparator(0.05)) == []

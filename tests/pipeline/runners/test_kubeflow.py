@@ -86,3 +86,13 @@ def test_vertex_training_runs_the_trainer_over_worker_pools(tmp_path):
       spec["components"]["Trainer"]["executorLabel"]]["container"]
   assert "tfx.extensions.google_cloud_ai_platform.trainer.executor.GenericExecutor" in " ".join(
       executor["args"])
+
+
+def test_the_compiled_schema_path_is_where_the_image_has_it():
+  from pipeline.runners.kubeflow import KFP_SCHEMA_FILE  # pylint: disable=import-outside-toplevel
+  with open(os.path.join(REPO, "Dockerfile")) as f:
+    dockerfile = f.read()
+  assert "WORKDIR /app" in dockerfile and "COPY pipeline/ pipeline/" in dockerfile
+  assert KFP_SCHEMA_FILE == "/app/" + os.path.relpath(
+      os.path.join(REPO, "pipeline", "data", "schema.pbtxt"), REPO)
+  assert os.path.exists(os.path.join(REPO, "pipeline", "data", "schema.pbtxt"))
