@@ -145,7 +145,7 @@ def main(argv: Optional[List[str]] = None) -> None:
   args = parser.parse_args(argv)
   task_args = args.task_args[1:] if args.task_args[:1] == ["--"] else args.task_args
   if not task_args:
-    parser.error(f"give the task's arguments after --, e.g. -- --data-dir D --train-steps N "
+    parser.error("give the task's arguments after --, e.g. -- --data-dir D --train-steps N "
                  "--export-dir E")
   if args.workers < 0 or args.ps < 0:
     parser.error("--workers and --ps must be 0 or more")

@@ -25,7 +25,6 @@ _LOG = logging.getLogger(__name__)
 # multi-processing workers each import TensorFlow/TFDV before doing any work,
 # which costs more than it saves on 70k small examples.
 LOCAL_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
-DEFAULT_OUTPUT_ROOT = "output"
 
 
 def local_config(hparams: HParams, accuracy_threshold: float, data_dir: str, output_root: str,

@@ -6,7 +6,6 @@ timeouts, and checks what is left on disk and in ML Metadata afterwards.
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import threading

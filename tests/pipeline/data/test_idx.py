@@ -3,7 +3,6 @@
 import os
 
 import numpy as np
-import pytest
 
 from pipeline.data import contract, idx
 from tests.conftest import idx_name, write_dataset
