@@ -4,9 +4,9 @@ TFX's stock Pusher copies into `<base>/<version>/` directly, so a push killed
 half-way (or one that fills the disk) leaves a newest version with truncated
 variables that TF Serving would try to load. This one copies into a hidden
 sibling, `<base>/.partial-<pid>-<version>`, that TF Serving ignores (version
-directories are numbers), then renames it into place. A later push removes
-partial copies whose process is gone. Blessing checks, the `pushed` MLMD
-properties and the version layout are TFX's own.
+directories are numbers), then renames it into place. The next Pusher execution,
+blessed or not, removes partial copies whose process is gone. Blessing checks, the
+`pushed` MLMD properties and the version layout are TFX's own.
 """
 
 import logging
@@ -33,8 +33,6 @@ PAUSE_ENV = "MNIST_TFX_TEST_PUSH_PAUSE_S"
 
 def push_atomically(model_path: str, base: str) -> str:
   """Copies a SavedModel to `base/<unix time>/` via a hidden sibling; returns the version."""
-  if not is_remote(base):
-    remove_dead_staging(base, PARTIAL_PREFIX)
   version = int(time.time())
   while fileio.exists(os.path.join(base, str(version))):
     version += 1  # Two pushes in one second: the later one gets the next number.
@@ -61,14 +59,16 @@ class Executor(pusher_executor.Executor):
     self._log_startup(input_dict, output_dict, exec_properties)
     model_push = artifact_utils.get_single_instance(
         output_dict[standard_component_specs.PUSHED_MODEL_KEY])
-    if not self.CheckBlessing(input_dict):
-      self._MarkNotPushed(model_push)
-      return
-    model_path = self.GetModelPath(input_dict)
     destination = pusher_pb2.PushDestination()
     proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY],
                               destination)
     base = destination.filesystem.base_directory
+    if not is_remote(base):  # Blessed or not, a killed push's copy goes now.
+      remove_dead_staging(base, PARTIAL_PREFIX)
+    if not self.CheckBlessing(input_dict):
+      self._MarkNotPushed(model_push)
+      return
+    model_path = self.GetModelPath(input_dict)
     version = push_atomically(model_path, base)
     _LOG.info("pushed %s to %s", model_path, os.path.join(base, version))
     io_utils.copy_dir(model_path, model_push.uri)
