@@ -23,10 +23,10 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 from tfx.v1.components import Pusher
 
+from pipeline.config import PARTIAL_PUSH_PREFIX
 from pipeline.data.files import is_remote, remove_dead_staging
 
 _LOG = logging.getLogger(__name__)
-PARTIAL_PREFIX = ".partial-"
 # Test-only: seconds to wait between copying and publishing, to kill a push there.
 PAUSE_ENV = "MNIST_TFX_TEST_PUSH_PAUSE_S"
 
@@ -36,7 +36,7 @@ def push_atomically(model_path: str, base: str) -> str:
   version = int(time.time())
   while fileio.exists(os.path.join(base, str(version))):
     version += 1  # Two pushes in one second: the later one gets the next number.
-  partial = os.path.join(base, f"{PARTIAL_PREFIX}{os.getpid()}-{version}")
+  partial = os.path.join(base, f"{PARTIAL_PUSH_PREFIX}{os.getpid()}-{version}")
   try:
     io_utils.copy_dir(model_path, partial)
     if os.environ.get(PAUSE_ENV):
@@ -64,7 +64,7 @@ class Executor(pusher_executor.Executor):
                               destination)
     base = destination.filesystem.base_directory
     if not is_remote(base):  # Blessed or not, a killed push's copy goes now.
-      remove_dead_staging(base, PARTIAL_PREFIX)
+      remove_dead_staging(base, PARTIAL_PUSH_PREFIX)
     if not self.CheckBlessing(input_dict):
       self._MarkNotPushed(model_push)
       return

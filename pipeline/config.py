@@ -126,6 +126,11 @@ def pipeline_root_under(output_root: str, name: str) -> str:
   return f"{output_root.rstrip('/')}/pipelines/{name}"
 
 
+# Pushes are copied to `<serving dir>/<PARTIAL_PUSH_PREFIX><pid>-<version>` first, then
+# renamed to `<version>` (components/atomic_pusher.py); TF Serving loads numbers only.
+PARTIAL_PUSH_PREFIX = ".partial-"
+
+
 def serving_root_under(output_root: str, name: str) -> str:
   """Where a pipeline's pushed models live, one directory per model, under an output root."""
   return f"{output_root.rstrip('/')}/serving_model/{name}"

@@ -53,10 +53,13 @@ def checkpoint_step(job_dir: str) -> Optional[int]:
   return int(found.group(1)) if found else None
 
 
-def check_paths(data_dir: str, export_dir: str, job_dir: str, train_steps: int) -> None:
+def check_paths(data_dir: str, export_dir: str, job_dir: str, train_steps: int,
+                is_chief: bool = True) -> None:
   """Fails with a message naming the flag before TensorFlow loads.
 
-  Remote paths (gs://...) are left to TensorFlow, which reads them.
+  Remote paths (gs://...) are left to TensorFlow, which reads them. Only the
+  chief refuses a finished job dir: a worker that starts after a fast chief
+  finished would otherwise fail a cluster that succeeded.
 
   Raises:
     ValueError: a path is unusable, or the job dir is already trained past
@@ -71,7 +74,7 @@ def check_paths(data_dir: str, export_dir: str, job_dir: str, train_steps: int) 
     if os.path.exists(path) and not os.path.isdir(path):
       raise ValueError(f"{flag} {path} is a file; give a directory")
   step = checkpoint_step(job_dir)
-  if step is not None and step >= train_steps:
+  if is_chief and step is not None and step >= train_steps:
     raise ValueError(
         f"--job-dir {job_dir} already holds a checkpoint at step {step} >= --train-steps "
         f"{train_steps}, so there is nothing to train; raise --train-steps to train further, "
@@ -108,7 +111,8 @@ def main(argv: Optional[List[str]] = None, configure_logging: bool = False) -> N
     hparams = hp.from_flags(args, dataset=args.dataset)
     role = cluster_role()
     check_distribution(hparams.distribute, role)
-    check_paths(args.data_dir, args.export_dir, args.job_dir, hparams.train_steps)
+    check_paths(args.data_dir, args.export_dir, args.job_dir, hparams.train_steps,
+                role.is_chief)
     result = train(args, hparams, role)
   except hp.InvalidSetting as e:
     sys.exit(f"error: {hp.flag_name(e.name)} {e.problem}")

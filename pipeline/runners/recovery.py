@@ -13,11 +13,10 @@ import os
 import shutil
 from typing import Iterator, List, Tuple
 
-from pipeline.config import pipeline_root_under, serving_root_under
+from pipeline.config import PARTIAL_PUSH_PREFIX, pipeline_root_under, serving_root_under
 from pipeline.data.files import remove_dead_staging
 
 _LOG = logging.getLogger(__name__)
-PARTIAL_PUSH_PREFIX = ".partial-"  # components.atomic_pusher's partial copies.
 
 
 class RunLockedError(ValueError):
