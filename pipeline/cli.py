@@ -81,6 +81,14 @@ def _add_data_commands(sub) -> None:
   prep.add_argument("--overwrite", action="store_true", help="replace an existing --output")
   _beam_arg(prep, "DirectRunner, multi-threading on all cores")
 
+  stage = sub.add_parser("stage-data", help="copy a dataset's IDX files for a compiled pipeline",
+                         description="Fetches (or reuses) the verified IDX files and copies "
+                         "them to DEST, any path Beam can write (gs://..., or a directory). "
+                         "A compiled pipeline reads OUTPUT_ROOT/idx/DATASET by default.")
+  _dataset_arg(stage, required=True, help="which dataset")
+  stage.add_argument("--dest", required=True, help="e.g. gs://BUCKET/mnist-tfx/idx/mnist")
+  _add_cache_arg(stage)
+
 
 def _add_pipeline_commands(sub) -> None:
   """run and compile."""

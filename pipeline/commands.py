@@ -49,8 +49,8 @@ def _terminated(signum, frame) -> None:  # pylint: disable=unused-argument
 
 def dispatch(args: argparse.Namespace) -> None:
   """Runs the command; turns expected failures into one line and an exit status."""
-  handlers = {"fetch-data": _fetch_data, "prepare-data": _prepare_data, "run": _run,
-              "clean": _clean, "compile": _compile}
+  handlers = {"fetch-data": _fetch_data, "prepare-data": _prepare_data,
+              "stage-data": _stage_data, "run": _run, "clean": _clean, "compile": _compile}
   try:
     handlers[args.command](args)
   except hp.InvalidSetting as e:
@@ -95,16 +95,26 @@ def _settings(args: argparse.Namespace) -> Tuple[hp.HParams, float]:
   return hparams, threshold
 
 
-def _fetch(args: argparse.Namespace) -> str:
-  from pipeline.data import datasets, fetch, sources  # pylint: disable=import-outside-toplevel
+def _timeouts(args: argparse.Namespace):
+  from pipeline.data import sources  # pylint: disable=import-outside-toplevel
   for flag, value in (("--download-timeout", args.download_timeout),
                       ("--source-deadline", args.source_deadline)):
     if not value > 0:
       raise checks.UsageError(f"{flag} must be a positive number of seconds, got {value}")
+  return sources.Timeouts(args.download_timeout, args.source_deadline)
+
+
+def _fetch(args: argparse.Namespace) -> str:
+  from pipeline.data import datasets, fetch  # pylint: disable=import-outside-toplevel
   return fetch.fetch_dataset(datasets.get_dataset(args.dataset), args.cache_dir,
-                             data_dir=getattr(args, "data_dir", None),
-                             timeouts=sources.Timeouts(args.download_timeout,
-                                                       args.source_deadline))
+                             data_dir=getattr(args, "data_dir", None), timeouts=_timeouts(args))
+
+
+def _stage_data(args: argparse.Namespace) -> None:
+  from pipeline.data import datasets, stage  # pylint: disable=import-outside-toplevel
+  staged = stage.stage_dataset(datasets.get_dataset(args.dataset), args.dest, args.cache_dir,
+                               timeouts=_timeouts(args))
+  print(f"staged {len(staged)} files to {args.dest}")
 
 
 def _fetch_data(args: argparse.Namespace) -> None:

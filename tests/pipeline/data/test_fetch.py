@@ -193,3 +193,14 @@ def test_a_hanging_mirror_gives_way_to_the_next_source_in_time(spec, idx_dir, tm
   assert elapsed < 10  # 1 s (no answer) or 3 s (too slow), not minutes.
   [failure] = [r.message for r in caplog.records if "source failed" in r.message]
   assert f"mirror {server.url}" in failure and reason in failure
+
+
+def test_stage_data_copies_verified_files_and_checks_the_copies(spec, idx_dir, tmp_path):
+  from pipeline.data.stage import stage_dataset  # pylint: disable=import-outside-toplevel
+  dest = str(tmp_path / "bucket" / "idx" / "tiny")
+  staged = stage_dataset(spec, dest, str(tmp_path / "cache"), sources=[DirectorySource(idx_dir)])
+  assert sorted(os.listdir(dest)) == sorted(IDX_FILES)  # No temporary files left.
+  assert staged == [os.path.join(dest, name) for name in IDX_FILES]
+  for name in IDX_FILES:
+    with open(os.path.join(dest, name), "rb") as f:
+      assert hashlib.sha256(f.read()).hexdigest() == spec.sha256[name]
