@@ -153,8 +153,28 @@ def _run_locked(args: argparse.Namespace, hparams: hp.HParams, threshold: float,
   except (KeyboardInterrupt, ValueError):
     raise
   except Exception as e:  # pylint: disable=broad-except
+    interrupt = _interrupt_inside(e)
+    if interrupt:
+      raise interrupt from None
     # A component failed; TFX has logged its traceback above. Say which and why, once.
     _fail(f"pipeline run failed: {e}\n(--verbose shows every component's log)")
+
+
+def _interrupt_inside(error: BaseException):
+  """The Ctrl-C or SIGTERM that Beam re-raised as another exception, if that is what it is.
+
+  A signal that lands while Beam runs a stage comes back wrapped, e.g. as
+  "KeyboardInterrupt [while running 'Run[AnomalyGate]']".
+  """
+  seen = error
+  while seen is not None:
+    if isinstance(seen, KeyboardInterrupt):
+      return seen
+    seen = seen.__cause__ or seen.__context__
+  text = str(error)
+  if text.startswith(Terminated.__name__):
+    return Terminated()
+  return KeyboardInterrupt() if text.startswith(KeyboardInterrupt.__name__) else None
 
 
 def _clean(args: argparse.Namespace) -> None:

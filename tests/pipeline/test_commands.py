@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from pipeline import commands
 from tests.conftest import write_dataset
 
 pytestmark = pytest.mark.slow
@@ -96,3 +97,13 @@ def test_sigterm_during_prepare_data_leaves_nothing(tmp_path):
   assert proc.returncode == 143, stderr[-2000:]
   assert stderr.splitlines()[-1] == "error: terminated (SIGTERM)."
   assert sorted(os.listdir(tmp_path)) == ["idx"]  # No staging, no half-written output.
+
+
+@pytest.mark.parametrize("error,expected", [
+    # What Beam raises when the signal lands while it runs a stage.
+    (RuntimeError("KeyboardInterrupt [while running 'Run[AnomalyGate]']"), KeyboardInterrupt),
+    (RuntimeError("Terminated [while running 'Run[Trainer]']"), commands.Terminated),
+    (RuntimeError("OSError: [Errno 28] No space left on device"), type(None)),
+])
+def test_an_interrupt_wrapped_by_beam_is_still_an_interrupt(error, expected):
+  assert type(commands._interrupt_inside(error)) is expected  # pylint: disable=protected-access
