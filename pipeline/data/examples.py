@@ -8,7 +8,7 @@ examples took 0.19 s here; bench/bench_prepare_data.py compares the whole path
 with building `tf.train.Example` objects one by one.
 """
 
-from typing import Iterator, List, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import apache_beam as beam
 import numpy as np
@@ -16,9 +16,6 @@ import numpy as np
 from pipeline.data import contract, idx
 
 DEFAULT_CHUNK_SIZE = 5000  # Examples per Beam element and per TFRecord shard.
-
-Chunk = Tuple[str, str, int, int]  # (images path, labels path, start, stop)
-
 
 def _varint(value: int) -> bytes:
   out = bytearray()
@@ -73,40 +70,36 @@ def encode_examples(images: np.ndarray, labels: np.ndarray) -> List[bytes]:
   return [row.tobytes() for row in encode_example_rows(images, labels)]
 
 
-def plan_chunks(pair: idx.IdxPair, chunk_size: int = DEFAULT_CHUNK_SIZE) -> List[Chunk]:
-  """Splits a validated raw pair into [start, stop) ranges that workers read independently.
+def chunk_count(pair: idx.IdxPair, chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
+  """How many chunks (and TFRecord shards) a pair makes."""
+  return -(-pair.count // chunk_size)
 
-  Only for raw files, where a chunk is one seek away; see `stream_chunk_rows`.
+
+def plan_reads(pair: idx.IdxPair, chunk_size: int = DEFAULT_CHUNK_SIZE) -> List[Optional[int]]:
+  """What workers read independently: each chunk index of a raw pair, or None for a gzip one.
+
+  A raw chunk is one seek away. A gzip stream seeks by decompressing everything
+  before the target, so reading its chunks separately would be quadratic in the
+  file size: a gzip pair is read front to back in one stream (None).
   """
-  return [(pair.images, pair.labels, s, min(s + chunk_size, pair.count))
-          for s in range(0, pair.count, chunk_size)]
+  return [None] if pair.compressed else list(range(chunk_count(pair, chunk_size)))
 
 
-def read_chunk_rows(chunk: Chunk) -> np.ndarray:
-  """Reads one chunk of a validated pair as serialized-example rows."""
-  images_path, labels_path, start, stop = chunk
-  return encode_example_rows(idx.read_images(images_path, start, stop),
-                             idx.read_labels(labels_path, start, stop))
+def read_rows(pair: idx.IdxPair, index: Optional[int],
+              chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[Tuple[int, np.ndarray]]:
+  """(chunk index, serialized-example rows) of chunk `index`, or of every chunk for None."""
+  if index is None:
+    for i, (images, labels) in enumerate(idx.stream_records(pair, chunk_size)):
+      yield i, encode_example_rows(images, labels)
+    return
+  start = index * chunk_size
+  stop = min(start + chunk_size, pair.count)
+  yield index, encode_example_rows(idx.read_images(pair.images, start, stop),
+                                   idx.read_labels(pair.labels, start, stop))
 
 
-def read_chunk(chunk: Chunk) -> Iterator[bytes]:
-  """Reads one chunk of a validated pair and yields its serialized examples."""
-  yield from (row.tobytes() for row in read_chunk_rows(chunk))
-
-
-def stream_chunk_rows(pair: idx.IdxPair,
-                      chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[np.ndarray]:
-  """Serialized-example rows of a pair, chunk by chunk, reading each file once.
-
-  The path for gzip files: reading chunk k by seeking would decompress all
-  chunks before it again, which is quadratic in the file size.
-  """
-  for images, labels in idx.stream_records(pair, chunk_size):
-    yield encode_example_rows(images, labels)
-
-
-def _stream_examples(pair: idx.IdxPair, chunk_size: int) -> Iterator[bytes]:
-  for rows in stream_chunk_rows(pair, chunk_size):
+def _read_examples(read: Tuple[idx.IdxPair, Optional[int]], chunk_size: int) -> Iterator[bytes]:
+  for _, rows in read_rows(*read, chunk_size):
     yield from (row.tobytes() for row in rows)
 
 
@@ -120,12 +113,8 @@ def IdxToExamples(  # pylint: disable=invalid-name
   before any worker starts or any output is written. Raw files are read in
   parallel chunks; gzip files in one linear stream.
   """
-  if pair.compressed:
-    return (pipeline
-            | "OnePair" >> beam.Create([pair])
-            | "StreamChunks" >> beam.FlatMap(_stream_examples, chunk_size))
   return (pipeline
-          | "PlanChunks" >> beam.Create(plan_chunks(pair, chunk_size))
+          | "PlanReads" >> beam.Create([(pair, i) for i in plan_reads(pair, chunk_size)])
           # Create emits one bundle; reshuffling spreads the chunks over the workers.
-          | "SpreadChunks" >> beam.Reshuffle()
-          | "ReadChunks" >> beam.FlatMap(read_chunk))
+          | "SpreadReads" >> beam.Reshuffle()
+          | "Read" >> beam.FlatMap(_read_examples, chunk_size))

@@ -19,8 +19,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.data import contract, idx, tfrecord
-from pipeline.data.examples import (DEFAULT_CHUNK_SIZE, plan_chunks, read_chunk_rows,
-                                    stream_chunk_rows)
+from pipeline.data.examples import DEFAULT_CHUNK_SIZE, chunk_count, plan_reads, read_rows
 from pipeline.data.files import current_umask, remove_dead_staging, write_atomically
 
 _LOG = logging.getLogger(__name__)
@@ -87,14 +86,9 @@ def _write_rows(out_dir: str, split: str, index: int, total: int, rows) -> str:
 
 
 def plan_work(pairs: Dict[str, idx.IdxPair], chunk_size: int) -> List[Work]:
-  """One element per chunk of a raw split (read in parallel), one per gzip split (streamed)."""
-  work: List[Work] = []
-  for split, pair in pairs.items():
-    if pair.compressed:
-      work.append((split, pair, None))
-    else:
-      work += [(split, pair, i) for i in range(len(plan_chunks(pair, chunk_size)))]
-  return work
+  """One element per independent read (`examples.plan_reads`) of each split."""
+  return [(split, pair, index) for split, pair in pairs.items()
+          for index in plan_reads(pair, chunk_size)]
 
 
 def write_work(work: Work, out_dir: str, chunk_size: int) -> List[str]:
@@ -104,11 +98,9 @@ def write_work(work: Work, out_dir: str, chunk_size: int) -> List[str]:
   an exception raised inside a generator straight to stderr.
   """
   split, pair, index = work
-  chunks = plan_chunks(pair, chunk_size)
-  if index is not None:
-    return [_write_rows(out_dir, split, index, len(chunks), read_chunk_rows(chunks[index]))]
-  return [_write_rows(out_dir, split, i, len(chunks), rows)
-          for i, rows in enumerate(stream_chunk_rows(pair, chunk_size))]
+  total = chunk_count(pair, chunk_size)
+  return [_write_rows(out_dir, split, i, total, rows)
+          for i, rows in read_rows(pair, index, chunk_size)]
 
 
 def _run_beam(pairs: Dict[str, idx.IdxPair], out_dir: str, beam_args: List[str]) -> None:

@@ -7,7 +7,8 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.data import idx
-from pipeline.data.examples import IdxToExamples, encode_examples, plan_chunks
+from pipeline.data.examples import IdxToExamples, encode_examples, plan_reads, read_rows
+from tests.conftest import write_dataset
 
 FEATURE_SPEC = {
     "image_raw": tf.io.FixedLenFeature([], tf.string),
@@ -33,10 +34,16 @@ def test_encoding_equals_tf_train_example():
     assert parsed["label"].numpy() == label
 
 
-def test_plan_chunks_covers_every_example_once():
-  pair = idx.IdxPair("i", "l", count=23)
-  chunks = plan_chunks(pair, chunk_size=10)
-  assert [(c[2], c[3]) for c in chunks] == [(0, 10), (10, 20), (20, 23)]
+def test_reads_cover_every_example_once(idx_dir, tmp_path):
+  raw = idx.validate_dir(idx_dir)[0]  # 40 examples.
+  assert plan_reads(raw, chunk_size=15) == [0, 1, 2]
+  chunks = [(i, len(rows)) for index in plan_reads(raw, 15)
+            for i, rows in read_rows(raw, index, 15)]
+  assert chunks == [(0, 15), (1, 15), (2, 10)]
+  write_dataset(str(tmp_path / "gz"), gz=True)
+  gz = idx.validate_dir(str(tmp_path / "gz"))[0]
+  assert plan_reads(gz, chunk_size=15) == [None]  # One linear stream.
+  assert [(i, len(rows)) for i, rows in read_rows(gz, None, 15)] == chunks
 
 
 def _summary(serialized: bytes):
