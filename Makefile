@@ -49,7 +49,7 @@ bench: venv
 	$(PY) bench/bench_distributed.py
 
 compile: venv
-	$(PY) -m pipeline compile --output pipeline.yaml
+	$(PY) -m pipeline compile
 
 clean:
 	rm -rf output .pytest_cache

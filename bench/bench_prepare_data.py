@@ -17,26 +17,29 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from pipeline.data import contract, datasets, fetch, idx, prepare
+from pipeline.data import contract, datasets, examples, fetch, idx, prepare
 
 
 def naive_loop(data_dir: str, out_dir: str) -> int:
-  """The straightforward way: one tf.train.Example at a time."""
-  n = 0
-  for split, pair in zip(contract.SPLITS, idx.validate_dir(data_dir)):
-    images, labels = idx.read_images(pair.images), idx.read_labels(pair.labels)
+  """The straightforward way: one tf.train.Example at a time, carved as prepare-data carves."""
+  writers = {}
+  for split in contract.SPLITS:
     os.makedirs(os.path.join(out_dir, f"Split-{split}"))
-    path = os.path.join(out_dir, f"Split-{split}", "data_tfrecord.gz")
-    with tf.io.TFRecordWriter(path, options="GZIP") as writer:
-      for image, label in zip(images, labels):
-        example = tf.train.Example(features=tf.train.Features(feature={
-            contract.IMAGE_KEY: tf.train.Feature(
-                bytes_list=tf.train.BytesList(value=[image.tobytes()])),
-            contract.LABEL_KEY: tf.train.Feature(
-                int64_list=tf.train.Int64List(value=[int(label)])),
-        }))
-        writer.write(example.SerializeToString())
-        n += 1
+    writers[split] = tf.io.TFRecordWriter(
+        os.path.join(out_dir, f"Split-{split}", "data_tfrecord.gz"), options="GZIP")
+  n = 0
+  for idx_set, pair in zip(contract.IDX_SETS, idx.validate_dir(data_dir)):
+    images, labels = idx.read_images(pair.images), idx.read_labels(pair.labels)
+    for image, label in zip(images, labels):
+      carved = idx_set == "train" and examples.in_validation(image.tobytes())
+      example = tf.train.Example(features=tf.train.Features(feature={
+          contract.IMAGE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[image.tobytes()])),
+          contract.LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
+      }))
+      writers["validation" if carved else idx_set].write(example.SerializeToString())
+      n += 1
+  for writer in writers.values():
+    writer.close()
   return n
 
 

@@ -1,9 +1,9 @@
-"""Stops a pipeline when ExampleValidator found anomalies, or train and eval differ.
+"""Stops a pipeline when ExampleValidator found anomalies, or train and test differ.
 
 TFX 1.15's ExampleValidator only records anomalies (and alerts); the run goes
 on and trains on bad data. This component fails instead, with a message that
 names each split, feature and problem; the Trainer runs after it. It also
-compares the train and eval statistics with the schema's skew comparators
+compares the train and test statistics with the schema's skew comparators
 (TFDV's training/serving skew check), which ExampleValidator does not do.
 """
 
@@ -51,10 +51,10 @@ def check_anomalies(anomalies_uri: str, split_names: List[str]) -> None:
 
 
 def describe_skew(train_stats, eval_stats, schema) -> List[str]:
-  """One line per feature whose train and eval distributions differ beyond its comparator."""
+  """One line per feature whose train and test distributions differ beyond its comparator."""
   import tensorflow_data_validation as tfdv  # pylint: disable=import-outside-toplevel
   anomalies = tfdv.validate_statistics(train_stats, schema, serving_statistics=eval_stats)
-  return [f"feature '{feature}': train vs eval: "
+  return [f"feature '{feature}': train vs test: "
           + "; ".join(r.description for r in info.reason if "COMPARATOR" in
                       anomalies_pb2.AnomalyInfo.Type.Name(r.type))
           for feature, info in sorted(anomalies.anomaly_info.items())
@@ -63,14 +63,14 @@ def describe_skew(train_stats, eval_stats, schema) -> List[str]:
 
 
 def check_skew(statistics: standard_artifacts.ExampleStatistics, schema_uri: str) -> None:
-  """Raises DataAnomaliesError when the train and eval splits differ beyond the schema."""
+  """Raises DataAnomaliesError when the train and test splits differ beyond the schema."""
   from tfx.components.statistics_gen import stats_artifact_utils  # pylint: disable=import-outside-toplevel
   schema = io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(schema_uri))
   problems = describe_skew(stats_artifact_utils.load_statistics(statistics, "train").proto(),
-                           stats_artifact_utils.load_statistics(statistics, "eval").proto(),
+                           stats_artifact_utils.load_statistics(statistics, "test").proto(),
                            schema)
   if problems:
-    raise DataAnomaliesError("the eval split does not look like the train split; stopping "
+    raise DataAnomaliesError("the test split does not look like the train split; stopping "
                              "before training:\n  " + "\n  ".join(problems) +
                              "\nCheck how the splits were made, or raise the schema's "
                              "skew_comparator threshold if the difference is intended.")
@@ -81,6 +81,6 @@ def AnomalyGate(  # pylint: disable=invalid-name
     anomalies: InputArtifact[standard_artifacts.ExampleAnomalies],
     statistics: InputArtifact[standard_artifacts.ExampleStatistics],
     schema: InputArtifact[standard_artifacts.Schema]) -> None:
-  """Fails the pipeline run on any anomaly, or on train/eval skew."""
+  """Fails the pipeline run on any anomaly, or on train/test skew."""
   check_anomalies(anomalies.uri, artifact_utils.decode_split_names(anomalies.split_names))
   check_skew(statistics, schema.uri)

@@ -2,7 +2,9 @@
 
 Use it through `FileBasedExampleGen`; see `make_idx_example_gen`. Each split's
 pattern (`train-*-ubyte*`, `t10k-*-ubyte*`, relative to `input_base`) matches exactly
-its images/labels pair: TFX fingerprints those files for caching, and the executor reads them.
+the images/labels pair it is drawn from: TFX fingerprints those files for caching,
+and the executor reads them. `train` and `validation` share the published training
+pair; each keeps its own examples (`examples.example_in_split`).
 """
 
 from typing import Any, Dict
@@ -15,7 +17,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import standard_component_specs
 
 from pipeline.data import contract, files, idx
-from pipeline.data.examples import IdxToExamples
+from pipeline.data.examples import IdxToExamples, example_in_split
 
 
 @beam.ptransform_fn
@@ -34,10 +36,20 @@ class Executor(BaseExampleGenExecutor):
   def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
     return _IdxToExample
 
+  def GenerateExamplesByBeam(self, pipeline: beam.Pipeline,
+                             exec_properties: Dict[str, Any]) -> Dict[str, beam.PCollection]:
+    """The base class's splits, each keeping only its own examples.
+
+    The transform sees a split's pattern, not its name, so the carving happens here.
+    """
+    splits = super().GenerateExamplesByBeam(pipeline, exec_properties)
+    return {name: examples | f"Carve[{name}]" >> beam.Filter(example_in_split, name)
+            for name, examples in splits.items()}
+
 
 def make_idx_example_gen(data_dir: str) -> FileBasedExampleGen:
-  """An ExampleGen emitting the contract's splits (train 60k, eval 10k) from `data_dir`."""
-  splits = [example_gen_pb2.Input.Split(name=split, pattern=contract.idx_split_glob(split))
+  """An ExampleGen emitting the contract's splits (train 55k, validation 5k, test 10k)."""
+  splits = [example_gen_pb2.Input.Split(name=split, pattern=contract.split_glob(split))
             for split in contract.SPLITS]
   return FileBasedExampleGen(
       input_base=data_dir,

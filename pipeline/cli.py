@@ -70,7 +70,7 @@ def _add_data_commands(sub) -> None:
   fetch.add_argument("--data-dir", help="a local directory with the four IDX files, tried last")
 
   prep = sub.add_parser("prepare-data", help="convert IDX files to tf.Example TFRecords",
-                        description="Writes OUTPUT/Split-train and OUTPUT/Split-eval as gzip "
+                        description="Writes OUTPUT/Split-{train,validation,test} as gzip "
                         f"TFRecords ({contract.IMAGE_KEY}: {contract.PIXELS} bytes, "
                         f"{contract.LABEL_KEY}: int64) with Beam.")
   src = prep.add_mutually_exclusive_group(required=True)
@@ -112,11 +112,18 @@ def _add_pipeline_commands(sub) -> None:
   _dataset_arg(cln, default="fashion_mnist", help="which pipeline (default: fashion_mnist)")
   cln.add_argument("--output-root", default="output", help="default: ./output")
 
-  comp = sub.add_parser("compile", help="compile the pipeline for Kubeflow Pipelines",
-                        description="Writes the KFP v2 pipeline spec (YAML) with "
-                        "KubeflowV2DagRunner.")
+  comp = sub.add_parser(
+      "compile", help="compile the pipeline for Vertex AI Pipelines and/or Kubeflow Pipelines",
+      description="Writes, per --target: vertex -> pipeline.yaml, the KFP v2 pipeline spec "
+      "(KubeflowV2DagRunner) that Vertex AI Pipelines runs; kubeflow -> "
+      "pipeline-kubeflow-v1.yaml, the Argo workflow (KubeflowDagRunner, kfp 1.8) that "
+      "open-source Kubeflow Pipelines runs. Both take the run-time parameters data_dir, "
+      "train_steps and accuracy_threshold, defaulting to the values compiled in.")
   _pipeline_args(comp)
-  comp.add_argument("--output", default="pipeline.yaml", help="default: ./pipeline.yaml")
+  comp.add_argument("--target", action="append", choices=("vertex", "kubeflow"),
+                    help="what to compile for; repeatable (default: both)")
+  comp.add_argument("--output", help="the file to write, for one --target "
+                    "(default: pipeline.yaml or pipeline-kubeflow-v1.yaml)")
   comp.add_argument("--image", default="mnist-tfx:0.1.0",
                     help="container image with this project installed (default: %(default)s)")
   comp.add_argument("--output-root", help="gs:// root for artifacts and pushed models")

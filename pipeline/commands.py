@@ -186,7 +186,9 @@ def _clean(args: argparse.Namespace) -> None:
 
 def _compile(args: argparse.Namespace) -> None:
   hparams, threshold = _settings(args)
-  output = checks.check_output_file(args.output, "--output")
+  targets = args.target or ["vertex", "kubeflow"]
+  if args.output and len(targets) > 1:
+    raise checks.UsageError("--output names one file: give one --target with it")
   image = args.image
   vertex = None
   if args.vertex_project is not None:
@@ -196,4 +198,6 @@ def _compile(args: argparse.Namespace) -> None:
   from pipeline.runners import kubeflow  # pylint: disable=import-outside-toplevel
   config = kubeflow.kfp_config(hparams, threshold, args.output_root, args.data_dir, vertex,
                                args.beam_arg)
-  print(f"wrote {kubeflow.compile_pipeline(config, output, image)}")
+  for target in targets:
+    output = checks.check_output_file(args.output or kubeflow.TARGET_FILES[target], "--output")
+    print(f"wrote {kubeflow.COMPILERS[target](config, output, image)} ({target})")

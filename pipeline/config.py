@@ -74,6 +74,9 @@ class PipelineConfig:
     vertex_training: When set, the Trainer runs as a Vertex AI custom job.
     schema_file: The TFDV schema the data is validated against, as the
       components will see the path (the image's copy, on Kubeflow).
+    runtime_parameters: Expose the data directory, the training steps and the
+      accuracy threshold as pipeline parameters (defaulting to the values
+      here), so a compiled pipeline's runs can change them.
   """
   hparams: HParams
   accuracy_threshold: float
@@ -83,6 +86,7 @@ class PipelineConfig:
   beam_args: Tuple[str, ...] = ()
   vertex_training: Optional[VertexTraining] = None
   schema_file: str = SCHEMA_FILE
+  runtime_parameters: bool = False
 
   def __post_init__(self):
     get_dataset(self.dataset)

@@ -1,7 +1,8 @@
 """Shared fixtures: tiny, generated MNIST-shaped IDX datasets."""
 
 import os
-from typing import Optional, Tuple
+import zlib
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ BEAM_TEST_ARGS = ["--runner=DirectRunner", "--direct_num_workers=1"]
 
 
 def idx_name(role: str) -> str:
-  """The raw IDX file name of a role such as `eval_labels`."""
+  """The raw IDX file name of a role such as `test_labels`."""
   split, kind = role.split("_")
   return contract.idx_file_name(split, kind)
 
@@ -31,20 +32,20 @@ def separable_images(labels: np.ndarray, seed: int = 0) -> np.ndarray:
 def write_dataset(directory: str, n_train: int = 40, n_eval: int = 20, gz: bool = False,
                   seed: int = 0, eval_label: Optional[int] = None,
                   image_size: int = 28) -> Tuple[np.ndarray, np.ndarray]:
-  """Writes the four IDX files of a tiny separable dataset; returns (train, eval) labels.
+  """Writes the four IDX files of a tiny separable dataset; returns (train, test) labels.
 
-  `eval_label` plants that (possibly invalid) label in the eval split;
+  `eval_label` plants that (possibly invalid) label in the test set;
   `image_size` other than 28 writes wrongly sized train images.
   """
   os.makedirs(directory, exist_ok=True)
   rng = np.random.default_rng(seed)
   out = []
-  for split, n in (("train", n_train), ("eval", n_eval)):
+  for split, n in (("train", n_train), ("test", n_eval)):
     labels = (np.arange(n) % contract.NUM_CLASSES).astype(np.uint8)
     rng.shuffle(labels)
     suffix = ".gz" if gz else ""
     images = separable_images(labels, seed)
-    if split == "eval" and eval_label is not None:
+    if split == "test" and eval_label is not None:
       labels[n // 2] = eval_label
     if split == "train" and image_size != 28:
       images = np.zeros((n, image_size, image_size), np.uint8)
@@ -55,9 +56,18 @@ def write_dataset(directory: str, n_train: int = 40, n_eval: int = 20, gz: bool 
   return out[0], out[1]
 
 
+def expected_split_counts(directory: str) -> Dict[str, int]:
+  """Examples per split of an IDX directory, carved independently of the code under test:
+  a training image is in validation iff the CRC-32 of its pixels is 0 mod 12."""
+  train_pair, test_pair = idx.validate_dir(directory)
+  train = np.concatenate([images for images, _ in idx.stream_records(train_pair, 5000)])
+  validation = sum(zlib.crc32(image.tobytes()) % 12 == 0 for image in train)
+  return {"train": len(train) - validation, "validation": validation, "test": test_pair.count}
+
+
 @pytest.fixture
 def idx_dir(tmp_path):
-  """A directory with a tiny raw IDX dataset (40 train, 20 eval)."""
+  """A directory with a tiny raw IDX dataset (40 train, 20 test)."""
   directory = str(tmp_path / "idx")
   write_dataset(directory)
   return directory
@@ -65,7 +75,7 @@ def idx_dir(tmp_path):
 
 @pytest.fixture(scope="session")
 def tiny_tfrecords(tmp_path_factory):
-  """prepare-data output for a separable dataset: 400 train, 100 eval examples."""
+  """prepare-data output for a separable dataset: 400 published train, 100 test examples."""
   from pipeline.data.prepare import prepare_data  # pylint: disable=import-outside-toplevel
   root = tmp_path_factory.mktemp("tiny")
   write_dataset(str(root / "idx"), n_train=400, n_eval=100, seed=3)
@@ -74,11 +84,11 @@ def tiny_tfrecords(tmp_path_factory):
 
 
 def saved_model_accuracy(export_dir: str, tfrecord_dir: str) -> float:
-  """Accuracy of a SavedModel's serving_default over a prepare-data eval split."""
+  """Accuracy of a SavedModel's serving_default over a prepare-data test split."""
   import glob  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from trainer_module.features import FEATURE_SPEC  # pylint: disable=import-outside-toplevel
-  files = glob.glob(os.path.join(tfrecord_dir, "Split-eval", "*.gz"))
+  files = glob.glob(os.path.join(tfrecord_dir, "Split-test", "*.gz"))
   serialized = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
   labels = tf.io.parse_example(serialized, FEATURE_SPEC)["label"].numpy()
   classes = tf.saved_model.load(export_dir).signatures["serving_default"](

@@ -20,7 +20,7 @@ def run_fn(fn_args: FnArgs) -> None:
   check_distribution(hparams.distribute, role)
   strategy = make_strategy(hparams.distribute)  # Before the first TensorFlow op below.
   train_and_export(hparams, check_files(fn_args.train_files, "the train split"),
-                   check_files(fn_args.eval_files, "the eval split"),
+                   check_files(fn_args.eval_files, "the validation split"),
                    model_dir=fn_args.model_run_dir, export_dir=fn_args.serving_model_dir,
                    strategy=strategy, role=role)
   if not role.is_chief:

@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
   """The task's argument parser."""
   p = argparse.ArgumentParser(prog="python -m trainer_module.task",
                               description=__doc__.split("\n\n")[0].strip())
-  p.add_argument("--data-dir", required=True, help="prepare-data output (Split-train, Split-eval)")
+  p.add_argument("--data-dir", required=True, help="prepare-data output (Split-train, Split-validation)")
   hp.add_flags(p, train_steps_default=None)
   p.add_argument("--dataset", choices=sorted(contract.CLASS_NAMES),
                  help="names the classes in the classification signature (default: digits)")
@@ -87,7 +87,7 @@ def train(args: argparse.Namespace, hparams: hp.HParams, role: ClusterRole) -> d
   from trainer_module.inputs import split_files  # pylint: disable=import-outside-toplevel
   from trainer_module.trainer import train_and_export  # pylint: disable=import-outside-toplevel
   train_files = split_files(args.data_dir, "train")
-  eval_files = split_files(args.data_dir, "eval")
+  eval_files = split_files(args.data_dir, "validation")
   # Seconds since the epoch, as TFX's Pusher names versions; a clash is waited out.
   version = os.path.join(args.export_dir, str(int(time.time())))
   while role.is_chief and os.path.exists(version):

@@ -13,9 +13,17 @@ ROWS = COLS = 28
 PIXELS = ROWS * COLS
 NUM_CLASSES = 10
 
-# Output splits, in order. The publishers call the test split `t10k`.
-SPLITS: Tuple[str, ...] = ("train", "eval")
-IDX_PREFIX: Dict[str, str] = {"train": "train", "eval": "t10k"}
+# The published file sets; the publishers call the test set `t10k`.
+IDX_SETS: Tuple[str, ...] = ("train", "test")
+IDX_PREFIX: Dict[str, str] = {"train": "train", "test": "t10k"}
+# Output splits, in order, and the file set each is drawn from. `validation` is
+# carved from the published training set (examples.in_validation), so settings
+# and early stopping are chosen without looking at the test set, which only
+# scores the final model.
+SPLITS: Tuple[str, ...] = ("train", "validation", "test")
+SPLIT_SOURCE: Dict[str, str] = {"train": "train", "validation": "train", "test": "test"}
+# One published training example in VALIDATION_BUCKETS goes to validation (5,000 of 60,000).
+VALIDATION_BUCKETS = 12
 IDX_KINDS: Tuple[str, ...] = ("images", "labels")
 _IDX_SUFFIX = {"images": "idx3-ubyte", "labels": "idx1-ubyte"}
 
@@ -27,19 +35,24 @@ CLASS_NAMES: Dict[str, Tuple[str, ...]] = {
 }
 
 
-def idx_file_name(split: str, kind: str) -> str:
-  """The published raw file name, e.g. ('eval', 'labels') -> `t10k-labels-idx1-ubyte`."""
-  return f"{IDX_PREFIX[split]}-{kind}-{_IDX_SUFFIX[kind]}"
+def idx_file_name(idx_set: str, kind: str) -> str:
+  """The published raw file name, e.g. ('test', 'labels') -> `t10k-labels-idx1-ubyte`."""
+  return f"{IDX_PREFIX[idx_set]}-{kind}-{_IDX_SUFFIX[kind]}"
 
 
-def idx_split_glob(split: str) -> str:
-  """The glob matching a split's two IDX files, raw or `.gz`, e.g. `t10k-*-ubyte*`."""
-  return f"{IDX_PREFIX[split]}-*-ubyte*"
+def idx_glob(idx_set: str) -> str:
+  """The glob matching a file set's two IDX files, raw or `.gz`, e.g. `t10k-*-ubyte*`."""
+  return f"{IDX_PREFIX[idx_set]}-*-ubyte*"
+
+
+def split_glob(split: str) -> str:
+  """The glob of the IDX files an output split is drawn from (`SPLIT_SOURCE`)."""
+  return idx_glob(SPLIT_SOURCE[split])
 
 
 def all_idx_files() -> Tuple[str, ...]:
   """The four raw IDX file names, train images first."""
-  return tuple(idx_file_name(split, kind) for split in SPLITS for kind in IDX_KINDS)
+  return tuple(idx_file_name(idx_set, kind) for idx_set in IDX_SETS for kind in IDX_KINDS)
 
 
 def class_names(dataset: Optional[str]) -> Tuple[str, ...]:

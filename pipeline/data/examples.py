@@ -8,6 +8,7 @@ examples took 0.19 s here; bench/bench_prepare_data.py compares the whole path
 with building `tf.train.Example` objects one by one.
 """
 
+import zlib
 from typing import Iterator, List, Optional, Tuple
 
 import apache_beam as beam
@@ -63,6 +64,31 @@ def encode_example_rows(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
   out[:, p + contract.PIXELS:-1] = np.frombuffer(_MIDDLE, np.uint8)
   out[:, -1] = labels
   return out
+
+
+_IMAGE_AT = slice(len(_PREFIX), len(_PREFIX) + contract.PIXELS)
+
+
+def in_validation(image: bytes) -> bool:
+  """Whether a published training image belongs to the validation split.
+
+  Decided by a hash of the pixels alone, so the split is the same on every
+  machine and runner, whatever the order or sharding of the reads.
+  """
+  return zlib.crc32(image) % contract.VALIDATION_BUCKETS == 0
+
+
+def split_mask(rows: np.ndarray, split: str) -> np.ndarray:
+  """Which serialized-example rows, read from `split`'s file set, belong to `split`."""
+  if contract.SPLIT_SOURCE[split] != "train":
+    return np.ones(len(rows), bool)
+  validation = np.fromiter((in_validation(row[_IMAGE_AT]) for row in rows), bool, len(rows))
+  return validation if split == "validation" else ~validation
+
+
+def example_in_split(example: bytes, split: str) -> bool:
+  """`split_mask` for one serialized example, as encoded here."""
+  return bool(split_mask(np.frombuffer(example, np.uint8)[None, :], split)[0])
 
 
 def encode_examples(images: np.ndarray, labels: np.ndarray) -> List[bytes]:

@@ -181,9 +181,9 @@ def pair_from_pattern(pattern: str) -> IdxPair:
 
 
 def validate_dir(directory: str) -> List[IdxPair]:
-  """Validates every split's pair in `directory`, in `contract.SPLITS` order."""
-  return [pair_from_pattern(files.join(directory, contract.idx_split_glob(split)))
-          for split in contract.SPLITS]
+  """Validates every file set's pair in `directory`, in `contract.IDX_SETS` order."""
+  return [pair_from_pattern(files.join(directory, contract.idx_glob(idx_set)))
+          for idx_set in contract.IDX_SETS]
 
 
 def write_idx(path: str, array: np.ndarray, gz: bool = False) -> None:

@@ -1,7 +1,8 @@
 """`prepare-data`: IDX files -> gzip TFRecords of tf.Example, with Beam.
 
-The output mirrors a TFX Examples artifact (`Split-train/`, `Split-eval/`), so
-the trainer's standalone task reads either. It is built in a sibling temporary
+The output mirrors a TFX Examples artifact (`Split-train/`, `Split-validation/`,
+`Split-test/`, carved as the ExampleGen carves them), so the trainer's
+standalone task reads either. It is built in a sibling temporary
 directory and renamed into place only after the Beam pipeline succeeded.
 """
 
@@ -19,7 +20,8 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.data import contract, idx, tfrecord
-from pipeline.data.examples import DEFAULT_CHUNK_SIZE, chunk_count, plan_reads, read_rows
+from pipeline.data.examples import (DEFAULT_CHUNK_SIZE, chunk_count, plan_reads, read_rows,
+                                    split_mask)
 from pipeline.data.files import current_umask, remove_dead_staging, write_atomically
 
 _LOG = logging.getLogger(__name__)
@@ -28,7 +30,8 @@ _LOG = logging.getLogger(__name__)
 # GIL, and threads skip the ~5 s that starting worker processes costs (measured
 # in bench/bench_prepare_data.py). Any runner can be chosen through --beam-arg.
 DEFAULT_BEAM_ARGS = ("--direct_running_mode=multi_threading", "--direct_num_workers=0")
-# (split, pair, chunk index), or (split, pair, None) to stream the whole split.
+COUNTS_FILE = "counts.json"
+# (file set, pair, chunk index), or (file set, pair, None) to stream the whole set.
 Work = Tuple[str, idx.IdxPair, Optional[int]]
 
 
@@ -53,7 +56,7 @@ def prepare_data(data_dir: str, output: str, beam_args: Sequence[str] = DEFAULT_
   output = os.path.abspath(output)
   if os.path.exists(output) and not overwrite:
     raise FileExistsError(f"{output} already exists; pass --overwrite to replace it")
-  pairs = dict(zip(contract.SPLITS, idx.validate_dir(data_dir)))
+  pairs = dict(zip(contract.IDX_SETS, idx.validate_dir(data_dir)))
   os.makedirs(os.path.dirname(output), exist_ok=True)
   remove_dead_staging(os.path.dirname(output), _staging_prefix(output))
   staging = tempfile.mkdtemp(dir=os.path.dirname(output),
@@ -64,9 +67,8 @@ def prepare_data(data_dir: str, output: str, beam_args: Sequence[str] = DEFAULT_
       _run_beam(pairs, staging, list(beam_args))
     except RuntimeError as e:
       raise _os_error_from_beam(e, os.path.dirname(output)) from None
-    counts = {name: pair.count for name, pair in pairs.items()}
-    with open(os.path.join(staging, "counts.json"), "w") as f:
-      json.dump(counts, f)
+    with open(os.path.join(staging, COUNTS_FILE)) as f:
+      counts = json.load(f)
     _swap_into_place(staging, output)
   except BaseException:
     shutil.rmtree(staging, ignore_errors=True)
@@ -86,33 +88,51 @@ def _write_rows(out_dir: str, split: str, index: int, total: int, rows) -> str:
 
 
 def plan_work(pairs: Dict[str, idx.IdxPair], chunk_size: int) -> List[Work]:
-  """One element per independent read (`examples.plan_reads`) of each split."""
-  return [(split, pair, index) for split, pair in pairs.items()
+  """One element per independent read (`examples.plan_reads`) of each file set."""
+  return [(idx_set, pair, index) for idx_set, pair in pairs.items()
           for index in plan_reads(pair, chunk_size)]
 
 
-def write_work(work: Work, out_dir: str, chunk_size: int) -> List[str]:
-  """Writes the shard(s) of one work element; returns their paths.
+def write_work(work: Work, out_dir: str, chunk_size: int) -> List[Tuple[str, int]]:
+  """Writes the shards of one work element, one per split drawn from it.
+
+  Returns (split, examples written) per shard.
 
   A list, not a generator: Beam's compiled DoFn runner prints the traceback of
   an exception raised inside a generator straight to stderr.
   """
-  split, pair, index = work
+  idx_set, pair, index = work
   total = chunk_count(pair, chunk_size)
-  return [_write_rows(out_dir, split, i, total, rows)
-          for i, rows in read_rows(pair, index, chunk_size)]
+  splits = [s for s in contract.SPLITS if contract.SPLIT_SOURCE[s] == idx_set]
+  written = []
+  for i, rows in read_rows(pair, index, chunk_size):
+    for split in splits:
+      kept = rows[split_mask(rows, split)]
+      _write_rows(out_dir, split, i, total, kept)
+      written.append((split, len(kept)))
+  return written
+
+
+def _write_counts(counts: Dict[str, int], out_dir: str) -> str:
+  """Writes COUNTS_FILE: examples per split, every split named (0 if it got none)."""
+  counts = {split: counts.get(split, 0) for split in contract.SPLITS}
+  return write_atomically(FileSystems.join(out_dir, COUNTS_FILE), json.dumps(counts).encode())
 
 
 def _run_beam(pairs: Dict[str, idx.IdxPair], out_dir: str, beam_args: List[str]) -> None:
   # Whole chunks, not single examples, travel through Beam: per-element overhead
   # would otherwise dominate (see bench/bench_prepare_data.py).
-  for split in pairs:
+  for split in contract.SPLITS:
     FileSystems.mkdirs(FileSystems.join(out_dir, f"Split-{split}"))
   with make_beam_pipeline(beam_args) as p:
     _ = (p
          | "PlanShards" >> beam.Create(plan_work(pairs, DEFAULT_CHUNK_SIZE))
          | "Spread" >> beam.Reshuffle()
-         | "WriteShards" >> beam.FlatMap(write_work, out_dir, DEFAULT_CHUNK_SIZE))
+         | "WriteShards" >> beam.FlatMap(write_work, out_dir, DEFAULT_CHUNK_SIZE)
+         # The split sizes depend on the hash of every image: count them where they are written.
+         | "CountSplits" >> beam.CombinePerKey(sum)
+         | "Gather" >> beam.combiners.ToDict()
+         | "WriteCounts" >> beam.Map(_write_counts, out_dir))
 
 
 def make_beam_pipeline(beam_args: Sequence[str]) -> beam.Pipeline:

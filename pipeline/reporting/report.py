@@ -60,18 +60,18 @@ def format_summary(summary: RunSummary, seconds: Dict[str, float],
 
 
 def _plot_curves(axes, model_run: str, threshold: float) -> None:
-  """Train and eval loss on one axis (overfitting shows as a gap), eval accuracy on the other."""
+  """Train and validation loss on one axis (overfitting shows as a gap), accuracy on the other."""
   loss_ax, acc_ax = axes
   eval_dir = os.path.join(model_run, "eval")
   for ax, directory, tag, label in [(loss_ax, model_run, "loss", "train"),
-                                    (loss_ax, eval_dir, "loss", "eval"),
-                                    (acc_ax, eval_dir, "accuracy", "eval")]:
+                                    (loss_ax, eval_dir, "loss", "validation"),
+                                    (acc_ax, eval_dir, "accuracy", "validation")]:
     curve = read_scalars(directory, tag) if model_run else []
     if curve:
       ax.plot(*zip(*curve), marker="." if len(curve) < 30 else None, label=label)
   acc_ax.axhline(threshold, color="red", linestyle="--", label=f"threshold {threshold:g}")
   loss_ax.set(title="loss", xlabel="step")
-  acc_ax.set(title="eval accuracy (Estimator)", xlabel="step")
+  acc_ax.set(title="validation accuracy (Estimator)", xlabel="step")
   for ax in axes:
     ax.grid(alpha=0.3)
     ax.legend()

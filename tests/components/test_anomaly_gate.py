@@ -25,11 +25,11 @@ def _write_anomalies(root, split, labels):
 
 def test_anomalies_stop_with_split_feature_and_value_named(tmp_path):
   _write_anomalies(str(tmp_path), "train", [1, 2, 3])
-  _write_anomalies(str(tmp_path), "eval", [1, 12, 3])
+  _write_anomalies(str(tmp_path), "test", [1, 12, 3])
   with pytest.raises(DataAnomaliesError) as err:
-    check_anomalies(str(tmp_path), ["train", "eval"])
+    check_anomalies(str(tmp_path), ["train", "test"])
   message = str(err.value)
-  assert "split eval, feature 'label'" in message and "12" in message
+  assert "split test, feature 'label'" in message and "12" in message
   assert "split train" not in message
   assert "stopping before training" in message
 
@@ -50,11 +50,11 @@ def _schema_with_skew_comparator(threshold):
   return schema
 
 
-def test_skew_between_train_and_eval_is_named():
+def test_skew_between_train_and_test_is_named():
   uniform = list(range(10)) * 10
   skewed = [3] * 50 + list(range(10)) * 5
   problems = describe_skew(_stats(uniform), _stats(skewed), _schema_with_skew_comparator(0.05))
   [line] = problems
-  assert line.startswith("feature 'label': train vs eval: The approximate Jensen-Shannon "
+  assert line.startswith("feature 'label': train vs test: The approximate Jensen-Shannon "
                          "divergence between training and serving is 0.17")
   assert describe_skew(_stats(uniform), _stats(uniform), _schema_with_skew_comparator(0.05)) == []

@@ -17,12 +17,17 @@ from tfx.types import artifact_utils, standard_artifacts, standard_component_spe
 from tfx.utils import proto_utils
 
 from components.idx_example_gen import Executor, make_idx_example_gen
-from tests.conftest import BEAM_TEST_ARGS, write_dataset
+from tests.conftest import BEAM_TEST_ARGS, expected_split_counts, write_dataset
 
 
-def _count(split_dir: str) -> int:
+def _records(split_dir: str) -> list:
   files = glob.glob(os.path.join(split_dir, "*.gz"))
-  return sum(1 for _ in tf.data.TFRecordDataset(files, compression_type="GZIP"))
+  return [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+
+
+def _counts(examples) -> dict:
+  return {split: len(_records(os.path.join(examples.uri, f"Split-{split}")))
+          for split in artifact_utils.decode_split_names(examples.split_names)}
 
 
 def _do(idx_dir, tmp_path, beam_args):
@@ -42,11 +47,15 @@ def _do(idx_dir, tmp_path, beam_args):
   return examples
 
 
-def test_executor_do_writes_both_splits(idx_dir, tmp_path):
+def test_executor_do_carves_validation_from_train(idx_dir, tmp_path):
   examples = _do(idx_dir, tmp_path, BEAM_TEST_ARGS)
-  assert artifact_utils.decode_split_names(examples.split_names) == ["train", "eval"]
-  assert _count(os.path.join(examples.uri, "Split-train")) == 40
-  assert _count(os.path.join(examples.uri, "Split-eval")) == 20
+  assert artifact_utils.decode_split_names(examples.split_names) == [
+      "train", "validation", "test"]
+  counts = expected_split_counts(idx_dir)
+  assert counts["validation"] > 0 and counts["train"] + counts["validation"] == 40
+  assert _counts(examples) == counts
+  train = set(_records(os.path.join(examples.uri, "Split-train")))
+  assert not train & set(_records(os.path.join(examples.uri, "Split-validation")))
 
 
 def test_split_patterns_fingerprint_only_the_idx_files(idx_dir):
@@ -59,8 +68,8 @@ def test_split_patterns_fingerprint_only_the_idx_files(idx_dir):
   fingerprint, _, _ = utils.calculate_splits_fingerprint_span_and_version(
       idx_dir, input_config.splits)
   # Each split pattern matches its images and labels file, and nothing else.
-  assert "split:train,num_files:2," in fingerprint
-  assert "split:eval,num_files:2," in fingerprint
+  for split in ("train", "validation", "test"):
+    assert f"split:{split},num_files:2," in fingerprint
 
 
 def _free_port():
@@ -108,13 +117,11 @@ def portable_beam_args(tmp_path):
 @pytest.mark.slow
 def test_executor_runs_on_a_portable_job_service(idx_dir, tmp_path, portable_beam_args):
   examples = _do(idx_dir, tmp_path, portable_beam_args)
-  assert _count(os.path.join(examples.uri, "Split-train")) == 40
-  assert _count(os.path.join(examples.uri, "Split-eval")) == 20
+  assert _counts(examples) == expected_split_counts(idx_dir)
 
 
 def test_executor_streams_gzip_input(tmp_path):
   idx_dir = str(tmp_path / "gz")
   write_dataset(idx_dir, n_train=40, n_eval=20, gz=True)
   examples = _do(idx_dir, tmp_path, BEAM_TEST_ARGS)
-  assert _count(os.path.join(examples.uri, "Split-train")) == 40
-  assert _count(os.path.join(examples.uri, "Split-eval")) == 20
+  assert _counts(examples) == expected_split_counts(idx_dir)

@@ -40,7 +40,7 @@ def test_each_command_has_its_own_help(command, capsys):
 
 def _three_of_four(d):
   write_dataset(d)
-  os.remove(os.path.join(d, idx_name("eval_labels")))
+  os.remove(os.path.join(d, idx_name("test_labels")))
 
 
 BAD_RUNS = {

@@ -37,7 +37,7 @@ def _scalars(directory, tag):
 
 
 def _eval_examples(tfrecord_dir):
-  files = glob.glob(os.path.join(tfrecord_dir, "Split-eval", "*.gz"))
+  files = glob.glob(os.path.join(tfrecord_dir, "Split-test", "*.gz"))
   serialized = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
   parsed = tf.io.parse_example(serialized, FEATURE_SPEC)
   pixels = tf.cast(tf.io.decode_raw(parsed["image_raw"], tf.uint8), tf.float32) / 255.0

@@ -9,7 +9,7 @@ from tests.conftest import idx_name, write_dataset
 
 
 def _pair(directory, split="train"):
-  return idx.pair_from_pattern(os.path.join(directory, contract.idx_split_glob(split)))
+  return idx.pair_from_pattern(os.path.join(directory, contract.idx_glob(split)))
 
 
 def test_validate_pair_counts_examples(idx_dir):

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from pipeline.data import files, idx
 from pipeline.data.prepare import prepare_data
-from tests.conftest import BEAM_TEST_ARGS, idx_name, write_dataset
+from tests.conftest import BEAM_TEST_ARGS, expected_split_counts, idx_name, write_dataset
 
 
 def _path(d, role):
@@ -34,7 +34,7 @@ def _set_magic(role, magic):
 
 
 def _labels(d, values):
-  idx.write_idx(_path(d, "eval_labels"), np.array(values, dtype=np.uint8))
+  idx.write_idx(_path(d, "test_labels"), np.array(values, dtype=np.uint8))
 
 
 def _cut_gzip(d):
@@ -51,7 +51,7 @@ CORRUPTIONS = {
         _set_magic("train_images", 2049), r"train-images-idx3-ubyte: bad magic number 2049, "
         r"expected 2051 for images \(is this a labels file\?\)"),
     "labels magic is an images magic": (
-        _set_magic("eval_labels", 2051), r"t10k-labels-idx1-ubyte: bad magic number 2051, expected 2049"),
+        _set_magic("test_labels", 2051), r"t10k-labels-idx1-ubyte: bad magic number 2051, expected 2049"),
     "garbage magic": (_set_magic("train_images", 1234), r"bad magic number 1234, expected 2051"),
     "32x32 images": (
         lambda d: idx.write_idx(_path(d, "train_images"), np.zeros((40, 32, 32), np.uint8)),
@@ -65,12 +65,12 @@ CORRUPTIONS = {
         r"train-labels-idx1-ubyte: header says 40 labels \(40 bytes\) but the file holds more "
         r"after them: padded"),
     "no examples": (
-        lambda d: (idx.write_idx(_path(d, "eval_images"), np.zeros((0, 28, 28), np.uint8)),
+        lambda d: (idx.write_idx(_path(d, "test_images"), np.zeros((0, 28, 28), np.uint8)),
                    _labels(d, [])),
         r"t10k-images-idx3-ubyte and .*t10k-labels-idx1-ubyte hold no examples: a split must "
         r"not be empty"),
     "truncated header": (
-        lambda d: _rewrite(_path(d, "eval_images"), lambda b: b[:10]),
+        lambda d: _rewrite(_path(d, "test_images"), lambda b: b[:10]),
         r"t10k-images-idx3-ubyte: truncated: expected 16 bytes of images header, got 10"),
     "count mismatch": (
         lambda d: _labels(d, [1] * 19), r"holds 20 images but .*t10k-labels-idx1-ubyte holds 19 labels"),
@@ -79,13 +79,13 @@ CORRUPTIONS = {
         r"t10k-labels-idx1-ubyte: 1 label\(s\) outside 0..9, first label 12 at index 5"),
     "corrupt gzip": (_cut_gzip, r"train-images-idx3-ubyte.gz: corrupt gzip stream"),
     "missing file": (
-        lambda d: os.remove(_path(d, "eval_labels")),
+        lambda d: os.remove(_path(d, "test_labels")),
         r"expected exactly one labels IDX file matching .*/t10k-\*-ubyte\*, found no file"),
     "directory in the way": (
-        lambda d: (os.remove(_path(d, "eval_labels")), os.mkdir(_path(d, "eval_labels"))),
+        lambda d: (os.remove(_path(d, "test_labels")), os.mkdir(_path(d, "test_labels"))),
         r"t10k-labels-idx1-ubyte is a directory where an IDX file should be; move it away"),
     "two candidate files": (
-        lambda d: idx.write_idx(_path(d, "eval_labels") + ".gz", np.zeros(20, np.uint8), gz=True),
+        lambda d: idx.write_idx(_path(d, "test_labels") + ".gz", np.zeros(20, np.uint8), gz=True),
         r"expected exactly one labels IDX file matching .*/t10k-\*-ubyte\*, found 2 files "
         r"\(.*t10k-labels-idx1-ubyte, .*t10k-labels-idx1-ubyte.gz\)"),
 }
@@ -111,15 +111,18 @@ def _read_split(directory):
   return sorted(int(p["label"]) for p in parsed), {len(p["image_raw"].numpy()) for p in parsed}
 
 
-def test_prepare_writes_both_splits_atomically(idx_dir, tmp_path):
+def test_prepare_writes_the_three_splits_atomically(idx_dir, tmp_path):
   out = str(tmp_path / "tfr")
   counts = prepare_data(idx_dir, out, BEAM_TEST_ARGS)
-  assert counts == {"train": 40, "eval": 20}
+  assert counts == expected_split_counts(idx_dir) and counts["validation"] > 0
   with open(os.path.join(out, "counts.json")) as f:
     assert json.load(f) == counts
-  labels, sizes = _read_split(os.path.join(out, "Split-eval"))
-  assert labels == sorted(idx.read_labels(_path(idx_dir, "eval_labels")).tolist())
+  labels, sizes = _read_split(os.path.join(out, "Split-test"))
+  assert labels == sorted(idx.read_labels(_path(idx_dir, "test_labels")).tolist())
   assert sizes == {784}
+  train, _ = _read_split(os.path.join(out, "Split-train"))
+  validation, _ = _read_split(os.path.join(out, "Split-validation"))
+  assert sorted(train + validation) == sorted(idx.read_labels(_path(idx_dir, "train_labels")).tolist())
   assert sorted(os.listdir(tmp_path)) == ["idx", "tfr"]  # No staging directory left.
 
 
@@ -131,7 +134,7 @@ def test_existing_output_is_kept_unless_overwrite(idx_dir, tmp_path):
     prepare_data(idx_dir, str(out), BEAM_TEST_ARGS)
   assert (out / "mine.txt").read_text() == "keep me"
   prepare_data(idx_dir, str(out), BEAM_TEST_ARGS, overwrite=True)
-  assert sorted(os.listdir(out)) == ["Split-eval", "Split-train", "counts.json"]
+  assert sorted(os.listdir(out)) == ["Split-test", "Split-train", "Split-validation", "counts.json"]
 
 
 def _decompressed_shards(out):
@@ -202,17 +205,18 @@ class _CountingFile(io.FileIO):
 def test_gzip_input_is_read_linearly(tmp_path, monkeypatch):
   idx_dir = str(tmp_path / "idx")
   write_dataset(idx_dir, n_train=40000, n_eval=20, gz=True, seed=6)  # 8 chunks of 5000.
+  expected = expected_split_counts(idx_dir)
   monkeypatch.setattr(files, "open_binary", lambda path: _CountingFile(path, "rb"))
   monkeypatch.setattr(_CountingFile, "read_bytes", 0)
   counts = prepare_data(idx_dir, str(tmp_path / "out"), BEAM_TEST_ARGS)
-  assert counts == {"train": 40000, "eval": 20}
+  assert counts == expected
   size = sum(os.path.getsize(os.path.join(idx_dir, name)) for name in os.listdir(idx_dir))
   # Validation reads each .gz once and conversion once more. Seeking to chunk k of a
   # gzip stream instead re-reads everything before it (5.5x the files, measured).
   assert 2 * size <= _CountingFile.read_bytes < 2.2 * size
   assert _decompressed_shards(str(tmp_path / "out")).keys() == {
-      f"Split-train/data_tfrecord-0000{i}-of-00008.gz" for i in range(8)} | {
-      "Split-eval/data_tfrecord-00000-of-00001.gz"}
+      f"Split-{split}/data_tfrecord-0000{i}-of-00008.gz" for i in range(8)
+      for split in ("train", "validation")} | {"Split-test/data_tfrecord-00000-of-00001.gz"}
 
 
 def test_staging_left_by_a_dead_process_is_removed(idx_dir, tmp_path):

@@ -92,16 +92,16 @@ def test_bad_data_stops_the_run_before_training(tmp_path, corrupt, message):
   assert not os.path.exists(config.serving_dir)
 
 
-def test_a_skewed_eval_split_stops_at_the_anomaly_gate(tmp_path):
+def test_a_skewed_test_split_stops_at_the_anomaly_gate(tmp_path):
   from components.anomaly_gate import DataAnomaliesError  # pylint: disable=import-outside-toplevel
   idx_dir = str(tmp_path / "idx")
   write_dataset(idx_dir, n_train=100, n_eval=40, seed=1)
-  # Eval: every label a 3. Each label is valid, so only the train/eval comparison sees it.
+  # Test: every label a 3. Each label is valid, so only the train/test comparison sees it.
   labels = np.full(40, 3, np.uint8)
-  idx.write_idx(os.path.join(idx_dir, contract.idx_file_name("eval", "labels")), labels)
+  idx.write_idx(os.path.join(idx_dir, contract.idx_file_name("test", "labels")), labels)
   config = _config(tmp_path, idx_dir)
   root = str(tmp_path / "out")
-  with pytest.raises(DataAnomaliesError, match=r"feature 'label': train vs eval: "):
+  with pytest.raises(DataAnomaliesError, match=r"feature 'label': train vs test: "):
     run_local(config, root, show_progress=False)
   executions = node_executions(open_store(metadata_path(root, config.pipeline_name)))
   assert executions["AnomalyGate"] == ["FAILED"] and "Trainer" not in executions
