@@ -17,6 +17,7 @@ _EPILOG = f"""examples:
   python -m pipeline prepare-data --data-dir ~/idx --output out/tfr --beam-arg=--direct_num_workers=1
   python -m pipeline run --dataset fashion_mnist --model vgg_like --train-steps 3000
   python -m pipeline compile --image gcr.io/my-project/mnist-tfx:latest
+  python -m pipeline submit --target kubeflow --host http://127.0.0.1:8080 --param train_steps=5000
 
 exit status of `run`: 0 when the model was blessed (and pushed), {commands.EXIT_NOT_BLESSED} when the run
 completed but the Evaluator did not bless the model (nothing pushed), 1 on an error,
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
   sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
   _add_data_commands(sub)
   _add_pipeline_commands(sub)
+  _add_submit_command(sub)
   return parser
 
 
@@ -141,6 +143,26 @@ def _add_pipeline_commands(sub) -> None:
   vertex.add_argument("--vertex-workers", type=int, default=3, help="workers besides the "
                       "chief (default: 3)")
   vertex.add_argument("--vertex-ps", type=int, default=3, help="parameter servers (default: 3)")
+
+
+def _add_submit_command(sub) -> None:
+  """submit: start a run of a compiled file."""
+  sbm = sub.add_parser(
+      "submit", help="start a run of a compiled pipeline on Vertex AI or Kubeflow Pipelines",
+      description="Submits pipeline.yaml (--target vertex, through google-cloud-aiplatform) "
+      "or pipeline-kubeflow-v1.yaml (--target kubeflow, through the kfp 1.8 client) and "
+      "prints the run's URL. Every parameter the file declares gets its compiled default "
+      "unless --param overrides it; unknown parameters are refused before any network call.")
+  sbm.add_argument("--target", required=True, choices=("vertex", "kubeflow"))
+  sbm.add_argument("--file", help="compiled file (default: the target's file from `compile`)")
+  sbm.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a run-time parameter, e.g. train_steps=5000; repeatable")
+  vertex = sbm.add_argument_group("--target vertex")
+  vertex.add_argument("--project", help="Google Cloud project")
+  vertex.add_argument("--region", default="us-central1", help="default: us-central1")
+  kubeflow = sbm.add_argument_group("--target kubeflow")
+  kubeflow.add_argument("--host", help="Kubeflow Pipelines API, e.g. http://127.0.0.1:8080")
+  kubeflow.add_argument("--experiment", default="mnist-tfx", help="default: mnist-tfx")
 
 
 def _pipeline_args(p: argparse.ArgumentParser) -> None:

@@ -12,10 +12,11 @@ import sys
 from typing import NoReturn, Tuple
 
 from pipeline import checks
-from pipeline.config import DATASET_DEFAULTS, VertexTraining, pipeline_name
+from pipeline.config import DATASET_DEFAULTS, KFP_TARGET_FILES, VertexTraining, pipeline_name
 from pipeline.data.fetch import FetchError
 from pipeline.data.idx import IdxError
 from pipeline.runners import recovery
+from pipeline.runners.submit import SubmitError
 from trainer_module import hparams as hp
 
 EXIT_ERROR = 1
@@ -50,12 +51,14 @@ def _terminated(signum, frame) -> None:  # pylint: disable=unused-argument
 def dispatch(args: argparse.Namespace) -> None:
   """Runs the command; turns expected failures into one line and an exit status."""
   handlers = {"fetch-data": _fetch_data, "prepare-data": _prepare_data,
-              "stage-data": _stage_data, "run": _run, "clean": _clean, "compile": _compile}
+              "stage-data": _stage_data, "run": _run, "clean": _clean, "compile": _compile,
+              "submit": _submit}
   try:
     handlers[args.command](args)
   except hp.InvalidSetting as e:
     _fail(f"{hp.flag_name(e.name)} {e.problem}")
-  except (checks.UsageError, IdxError, FetchError, FileExistsError, ValueError) as e:
+  except (checks.UsageError, IdxError, FetchError, FileExistsError, ValueError,
+          SubmitError) as e:
     _fail(str(e))
   except OSError as e:  # A full disk, a permission, a directory where a file should be.
     _fail(describe_os_error(e))
@@ -199,5 +202,17 @@ def _compile(args: argparse.Namespace) -> None:
   config = kubeflow.kfp_config(hparams, threshold, args.output_root, args.data_dir, vertex,
                                args.beam_arg)
   for target in targets:
-    output = checks.check_output_file(args.output or kubeflow.TARGET_FILES[target], "--output")
+    output = checks.check_output_file(args.output or KFP_TARGET_FILES[target], "--output")
     print(f"wrote {kubeflow.COMPILERS[target](config, output, image)} ({target})")
+
+
+def _submit(args: argparse.Namespace) -> None:
+  from pipeline.runners import submit  # pylint: disable=import-outside-toplevel
+  needed = {"vertex": ("project",), "kubeflow": ("host",)}[args.target]
+  for name in needed:
+    if not getattr(args, name):
+      raise checks.UsageError(f"--target {args.target} needs --{name}")
+  path = args.file or KFP_TARGET_FILES[args.target]
+  url = submit.submit(args.target, path, args.param, project=args.project, region=args.region,
+                      host=args.host, experiment=args.experiment)
+  print(f"submitted: {url}")

@@ -22,6 +22,12 @@ DATASET_DEFAULTS: Dict[str, Dict[str, Any]] = {
 }
 
 
+# Kubeflow compile target -> the file `compile` writes for it (and `submit` reads):
+# the KFP v2 spec for Vertex AI Pipelines, the Argo workflow for open-source KFP.
+KFP_TARGET_FILES: Dict[str, str] = {"vertex": "pipeline.yaml",
+                                    "kubeflow": "pipeline-kubeflow-v1.yaml"}
+
+
 @dataclasses.dataclass(frozen=True)
 class VertexTraining:
   """Runs the Trainer as a Vertex AI custom job over worker pools (a TF_CONFIG cluster).

@@ -97,4 +97,6 @@ def setup_console(verbose: bool) -> None:
     sys.stderr = _DropWorkerTracebacks(sys.stderr)
     # TensorFlow's deprecation notices (hundreds of lines a run) are for TF developers.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    # urllib3 warns on each retry of a refused connection; `submit` reports the failure once.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")

@@ -107,9 +107,9 @@ def _describe_baseline(store: mlmd.MetadataStore, in_run: set) -> Optional[str]:
   [trainer] = store.get_executions_by_id(producers[:1])
   config = json.loads(trainer.custom_properties["custom_config"].string_value or "{}").get(
       CUSTOM_CONFIG_KEY) or {}
-  steps = json.loads(trainer.custom_properties["train_args"].string_value or "{}")
+  steps = trainer.custom_properties["train_steps"].int_value or "?"
   runs = [c.name for c in store.get_contexts_by_execution(trainer.id) if c.type == "pipeline_run"]
-  return (f"{config.get('model', '?')}, {steps.get('num_steps', '?')} steps, "
+  return (f"{config.get('model', '?')}, {steps} steps, "
           f"trained in run {runs[0] if runs else '?'} ({model.uri})")
 
 

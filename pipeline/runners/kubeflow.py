@@ -31,8 +31,6 @@ KFP_OUTPUT_ROOT = "gs://YOUR_BUCKET/mnist-tfx"
 KFP_SCHEMA_FILE = "/app/pipeline/data/schema.pbtxt"
 # Pods usually have more cores than this machine; worker start-up is amortized there.
 KFP_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=0")
-# Compile target -> the file `make compile` writes for it.
-TARGET_FILES = {"vertex": "pipeline.yaml", "kubeflow": "pipeline-kubeflow-v1.yaml"}
 
 
 def kfp_config(hparams: HParams, accuracy_threshold: float,

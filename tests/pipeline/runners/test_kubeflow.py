@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from pipeline import cli
-from pipeline.config import DATASET_DEFAULTS
-from pipeline.runners.kubeflow import TARGET_FILES, compile_vertex, kfp_config
+from pipeline.config import DATASET_DEFAULTS, KFP_TARGET_FILES as TARGET_FILES
+from pipeline.runners.kubeflow import compile_vertex, kfp_config
 from trainer_module.hparams import HParams
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))

@@ -1,0 +1,146 @@
+"""Submits a compiled pipeline: to Vertex AI Pipelines, or to an open-source Kubeflow
+Pipelines endpoint. Parameters are checked against the compiled file before any
+network call, and every run carries a value for each of them (the compiled
+default unless `--param` overrides it)."""
+
+import datetime
+import logging
+from typing import Any, Dict, List, Sequence, Tuple
+
+import yaml
+
+from pipeline.checks import UsageError
+
+_LOG = logging.getLogger(__name__)
+_CASTS = {"INT": int, "NUMBER_INTEGER": int, "DOUBLE": float, "NUMBER_DOUBLE": float,
+          "STRING": str}
+
+
+class SubmitError(RuntimeError):
+  """The service refused or could not be reached; the message says what to check."""
+
+
+def declared_parameters(compiled: Dict[str, Any]) -> Dict[str, Tuple[type, Any]]:
+  """Parameter name -> (type, default) of a compiled file: a KFP v2 spec or an Argo workflow."""
+  if "pipelineInfo" in compiled:
+    return {name: (_CASTS[d.get("type") or d.get("parameterType")], d.get("defaultValue"))
+            for name, d in compiled["root"].get("inputDefinitions", {})
+            .get("parameters", {}).items()}
+  # Argo keeps every value as a string: the types are those of the defaults.
+  declared = {}
+  for p in compiled["spec"]["arguments"]["parameters"]:
+    kind = next(t for t in (int, float, str) if _parses(p["value"], t))
+    declared[p["name"]] = (kind, kind(p["value"]))
+  return declared
+
+
+def _parses(text: str, kind: type) -> bool:
+  try:
+    kind(text)
+    return True
+  except ValueError:
+    return False
+
+
+def parameter_values(declared: Dict[str, Tuple[type, Any]], params: Sequence[str]) -> Dict[str, Any]:
+  """Every declared parameter's value: the defaults, overridden by `name=value` strings.
+
+  Raises:
+    UsageError: a malformed, unknown or mistyped --param (names the choices).
+  """
+  values = {name: default for name, (_, default) in declared.items()}
+  for param in params:
+    name, sep, text = param.partition("=")
+    if not sep:
+      raise UsageError(f"--param {param!r}: write it as name=value")
+    if name not in declared:
+      raise UsageError(f"--param {name}: unknown parameter; this pipeline takes "
+                       f"{', '.join(sorted(declared))}")
+    kind = declared[name][0]
+    try:
+      values[name] = kind(text)
+    except ValueError:
+      raise UsageError(f"--param {name}={text}: expected {kind.__name__}") from None
+  return values
+
+
+def load_compiled(path: str) -> Dict[str, Any]:
+  """A compiled file, read as YAML; UsageError if it is missing or not a pipeline."""
+  try:
+    with open(path) as f:
+      compiled = yaml.safe_load(f)
+  except OSError as e:
+    raise UsageError(f"--file {path}: {e.strerror}; write it with `python -m pipeline "
+                     "compile`") from None
+  if not isinstance(compiled, dict) or not ("pipelineInfo" in compiled or "spec" in compiled):
+    raise UsageError(f"--file {path} is not a compiled pipeline")
+  return compiled
+
+
+def run_name(compiled: Dict[str, Any]) -> str:
+  """A run name from the pipeline's name and the time, e.g. `mnist-tfx-mnist-20261126-101500`."""
+  name = (compiled.get("pipelineInfo", {}).get("name")
+          or compiled["metadata"]["generateName"].rstrip("-"))
+  return f"{name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+
+
+def submit_vertex(path: str, project: str, region: str, values: Dict[str, Any],
+                  name: str) -> str:
+  """Starts a Vertex AI PipelineJob; returns its console URL."""
+  from google.auth import exceptions as auth_errors  # pylint: disable=import-outside-toplevel
+  from google.api_core import exceptions as api_errors  # pylint: disable=import-outside-toplevel
+  from google.cloud import aiplatform  # pylint: disable=import-outside-toplevel
+  try:
+    job = aiplatform.PipelineJob(display_name=name, template_path=path, job_id=name,
+                                 parameter_values=values, project=project, location=region)
+    job.submit()
+  except auth_errors.DefaultCredentialsError:
+    raise SubmitError("no Google Cloud credentials: run `gcloud auth application-default "
+                      "login`, or set GOOGLE_APPLICATION_CREDENTIALS to a service account "
+                      "key file") from None
+  except (auth_errors.GoogleAuthError, api_errors.GoogleAPIError) as e:
+    raise SubmitError(f"Vertex AI refused the run ({type(e).__name__}): "
+                      f"{str(e).splitlines()[0]}") from None
+  return job._dashboard_uri()  # pylint: disable=protected-access
+
+
+def submit_kubeflow(path: str, host: str, experiment: str, values: Dict[str, Any],
+                    name: str) -> str:
+  """Starts a run on a Kubeflow Pipelines API endpoint (kfp 1.8 client); returns its URL."""
+  import kfp  # pylint: disable=import-outside-toplevel
+  import urllib3  # pylint: disable=import-outside-toplevel
+  from kfp_server_api.exceptions import ApiException  # pylint: disable=import-outside-toplevel
+  try:
+    client = kfp.Client(host=host)
+    experiment_id = client.create_experiment(experiment).id
+    run = client.run_pipeline(experiment_id, name, pipeline_package_path=path,
+                              params={k: str(v) for k, v in values.items()})
+  except urllib3.exceptions.HTTPError as e:
+    reason = getattr(e, "reason", None) or e
+    raise SubmitError(f"cannot reach Kubeflow Pipelines at {host}: {_short(reason)}; check "
+                      "--host (for a cluster: kubectl port-forward -n kubeflow "
+                      "svc/ml-pipeline-ui 8080:80, then --host http://127.0.0.1:8080)") from None
+  except ApiException as e:
+    raise SubmitError(f"Kubeflow Pipelines at {host} refused the run: HTTP {e.status} "
+                      f"{e.reason}: {_short(e.body)}") from None
+  return f"{host.rstrip('/')}/#/runs/details/{run.id}"
+
+
+def _short(reason: Any) -> str:
+  """The last, most specific part of a urllib3/HTTP error, on one line."""
+  text = " ".join(str(reason).split())
+  return text.rsplit(": ", 1)[-1] if "Errno" in text else text[:300]
+
+
+def submit(target: str, path: str, params: List[str], **where: str) -> str:
+  """Checks `params` against the compiled file at `path`, then submits; returns the run's URL."""
+  compiled = load_compiled(path)
+  is_vertex = "pipelineInfo" in compiled
+  if is_vertex != (target == "vertex"):
+    raise UsageError(f"--file {path} is a {'KFP v2 spec (--target vertex)' if is_vertex else 'KFP v1 Argo workflow (--target kubeflow)'}, "
+                     f"not one for --target {target}")
+  values = parameter_values(declared_parameters(compiled), params)
+  _LOG.info("submitting %s with %s", path, values)
+  if target == "vertex":
+    return submit_vertex(path, where["project"], where["region"], values, run_name(compiled))
+  return submit_kubeflow(path, where["host"], where["experiment"], values, run_name(compiled))
