@@ -1,11 +1,15 @@
 # Image for the Kubeflow Pipelines components: TFX plus this project, from the lock file.
-#   docker build -t mnist-tfx:0.1.0 .   (then push it and pass --image to `make compile`)
-FROM python:3.10-slim
+#   make image [IMAGE=registry/mnist-tfx:TAG] [BASE_IMAGE=...]   (then push it, and pass
+#   --image to `python -m pipeline compile`)
+# The compiled pipelines run `python -m tfx...` with executors from components/ and the
+# trainer's run_fn from trainer_module/ (tests/test_dockerfile.py ties the two together).
+ARG BASE_IMAGE=python:3.10-slim
+FROM ${BASE_IMAGE}
 WORKDIR /app
 COPY requirements.lock pyproject.toml ./
-RUN pip install --no-cache-dir uv==0.13.9 \
- && uv pip sync --system --no-cache requirements.lock
+RUN python -m pip install --no-cache-dir uv==0.13.9 \
+ && python -m uv pip sync --system --no-cache requirements.lock
 COPY pipeline/ pipeline/
 COPY components/ components/
 COPY trainer_module/ trainer_module/
-RUN uv pip install --system --no-cache --no-deps -e .
+RUN python -m uv pip install --system --no-cache --no-deps -e .

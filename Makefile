@@ -8,12 +8,14 @@ UV_VERSION := 0.13.9
 DATASET ?= fashion_mnist
 MODEL ?= cnn
 ARGS ?=
+IMAGE ?= mnist-tfx:0.1.0
+BASE_IMAGE ?= python:3.10-slim
 
 # python3.10 may only exist as a pyenv version that is not active, so look there too.
 PYTHON310 ?= $(shell for p in python3.10 $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10*/bin/python3.10; do \
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { command -v "$$p"; break; }; done)
 
-.PHONY: venv run fetch prepare test test-real test-all bench lock compile clean
+.PHONY: venv run fetch prepare test test-real test-all bench lock compile image clean
 
 venv: $(VENV)/.synced
 
@@ -50,6 +52,15 @@ bench: venv
 
 compile: venv
 	$(PY) -m pipeline compile
+
+# Podman from Debian needs runc and explicit rlimits (crun fails on them here); docker needs neither.
+image:
+	@if command -v podman >/dev/null; then \
+	  set -x; podman --runtime runc build --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 \
+	    --build-arg BASE_IMAGE=$(BASE_IMAGE) -t $(IMAGE) . ; \
+	elif command -v docker >/dev/null && docker info >/dev/null 2>&1; then \
+	  set -x; docker build --build-arg BASE_IMAGE=$(BASE_IMAGE) -t $(IMAGE) . ; \
+	else echo "error: no container engine: install podman (apt-get install podman) or start docker" >&2; exit 1; fi
 
 clean:
 	rm -rf output .pytest_cache

@@ -1,0 +1,76 @@
+"""The image holds what the compiled pipelines run: the packages their commands import
+are the packages the Dockerfile copies, and it installs from the lock file."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _dockerfile() -> str:
+  with open(os.path.join(REPO, "Dockerfile")) as f:
+    return f.read()
+
+
+def _load(name: str):
+  with open(os.path.join(REPO, name)) as f:
+    return f.read()
+
+
+def _entry_points() -> set:
+  """Every module a compiled task starts (`python -m X`) or loads by path (executors, run_fn)."""
+  spec = yaml.safe_load(_load("pipeline.yaml"))
+  points = set()
+  for executor in spec["deploymentSpec"]["executors"].values():
+    container = executor.get("container", {})
+    for step in [container] + list(container.get("lifecycle", {}).values()):
+      argv = step.get("command", []) + step.get("args", [])
+      points.update(argv[i + 1] for i, a in enumerate(argv) if a == "-m")
+      points.update(argv[i + 1].rsplit(".", 1)[0] for i, a in enumerate(argv)
+                    if a == "--executor_class_path")
+  run_fn = spec["root"]["dag"]["tasks"]["Trainer"]["inputs"]["parameters"]["run_fn"]
+  points.add(run_fn["runtimeValue"]["constantValue"]["stringValue"].rsplit(".", 1)[0])
+  # The Argo workflow: its entrypoint, and each node's executor class in the node IR.
+  for template in yaml.safe_load(_load("pipeline-kubeflow-v1.yaml"))["spec"]["templates"]:
+    container = template.get("container", {})
+    argv = container.get("command", []) + container.get("args", [])
+    points.update(argv[i + 1] for i, a in enumerate(argv) if a == "-m")
+    points.update(path.rsplit(".", 1)[0]
+                  for path in re.findall(r'"classPath": "([\w.]+)"', " ".join(argv)))
+  return points
+
+
+def _project_packages_imported(modules: set) -> set:
+  """Top-level packages of this checkout that importing `modules` loads (in a fresh process)."""
+  code = ("import importlib, json, os, sys\n"
+          f"for m in {sorted(modules)!r}: importlib.import_module(m)\n"
+          f"root = {REPO!r}\n"
+          "print(json.dumps(sorted({n.split('.')[0] for n, m in list(sys.modules.items())\n"
+          "  if getattr(m, '__file__', None) and os.path.abspath(m.__file__).startswith(root + os.sep)\n"
+          "  and '.venv' not in m.__file__})))")
+  out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                       timeout=300, check=True).stdout
+  return set(json.loads(out.strip().splitlines()[-1]))
+
+
+def test_the_image_copies_exactly_the_packages_the_compiled_commands_import():
+  points = _entry_points()
+  assert {"tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor",
+          "components.anomaly_gate", "components.atomic_pusher",
+          "tfx.orchestration.kubeflow.container_entrypoint", "components.trainer",
+          "components.evaluator", "components.idx_example_gen", "trainer_module.runner"} <= points
+  copied = set(re.findall(r"^COPY (\w+)/ \1/$", _dockerfile(), re.MULTILINE))
+  assert _project_packages_imported(points) == copied
+
+
+def test_the_image_installs_the_lock_and_takes_its_base_as_a_build_argument():
+  dockerfile = _dockerfile()
+  assert "uv pip sync --system --no-cache requirements.lock" in dockerfile
+  assert re.search(r"^ARG BASE_IMAGE=python:3\.10-slim\nFROM \$\{BASE_IMAGE\}$", dockerfile,
+                   re.MULTILINE)
+  assert "WORKDIR /app" in dockerfile
