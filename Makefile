@@ -15,7 +15,7 @@ BASE_IMAGE ?= python:3.10-slim
 PYTHON310 ?= $(shell for p in python3.10 $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10*/bin/python3.10; do \
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { command -v "$$p"; break; }; done)
 
-.PHONY: venv run fetch prepare test test-real test-all bench lock compile image clean
+.PHONY: venv run fetch prepare test test-real test-all bench lock compile image experiments clean
 
 venv: $(VENV)/.synced
 
@@ -52,6 +52,10 @@ bench: venv
 
 compile: venv
 	$(PY) -m pipeline compile
+
+# The workshop's grid (datasets x models); e.g. ARGS="--train-steps 200" for a quick one.
+experiments: venv
+	$(PY) -m pipeline experiment $(ARGS)
 
 # Podman from Debian needs runc and explicit rlimits (crun fails on them here); docker needs neither.
 image:

@@ -16,7 +16,10 @@ A SessionRunHook / Keras callback timestamps the end of every step. Reported:
   ex/s:       steady state, batch * (N - warmup) / (end of step N - end of step warmup);
   med ex/s:   batch / median step time after warm-up (insensitive to checkpoint stalls);
   GFLOP/s:    training FLOPs per example (3x forward, analytic, see FLOPS) * ex/s, and
-              its fraction of --peak-gflops (default: 2 AVX2/FMA cores * 2.45 GHz * 32).
+              its fraction of --peak-gflops when given. There is no default peak: it
+              depends on the clock and on how many FMA units each core has, which
+              neither lscpu nor cpuid reports on these virtual machines. The CPU model,
+              core count and widest vector ISA are printed with every result.
 Usage: python bench/bench_trainer.py [--data-dir DIR] [--models cnn,vgg_like] [--steps N]
 """
 
@@ -25,7 +28,7 @@ import os
 import statistics
 import tempfile
 import time
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 from tensorflow import estimator as tf_estimator
@@ -152,15 +155,34 @@ def prepare_default(tmp: str) -> str:
   return out
 
 
-def report(name: str, steps: int, results: Dict[str, Tuple[float, float, float]], peak: float) -> None:
+def cpu_description() -> str:
+  """CPU model, cores and widest vector instructions, from /proc/cpuinfo (Linux)."""
+  info = {}
+  try:
+    with open("/proc/cpuinfo") as f:
+      for line in f:
+        key, _, value = line.partition(":")
+        info.setdefault(key.strip(), value.strip())
+  except OSError:
+    return f"unknown CPU, {os.cpu_count()} cores"
+  flags = set(info.get("flags", "").split())
+  isa = next((name for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"))
+              if flag in flags), "SSE")
+  fma = " + FMA" if "fma" in flags else ""
+  return f"{info.get('model name', 'unknown CPU')}, {os.cpu_count()} cores, {isa}{fma}"
+
+
+def report(name: str, steps: int, results: Dict[str, Tuple[float, float, float]],
+           peak: Optional[float]) -> None:
   """Prints one model's figures, side by side."""
   fwd = sum(FLOPS[name])
   print(f"{name} ({steps} steps): forward {fwd / 1e6:.1f} MFLOP/example, training ~3x = "
         f"{3 * fwd / 1e6:.1f} MFLOP/example")
   for path, (first, rate, median_rate) in results.items():
     gflops = 3 * fwd * rate / 1e9
+    of_peak = f"  {gflops / peak:6.1%} of peak" if peak else ""
     print(f"  {path:9s} first step {first:6.2f} s  {rate:7.0f} ex/s  (median step "
-          f"{median_rate:7.0f} ex/s)  {gflops:6.1f} GFLOP/s  {gflops / peak:6.1%} of peak")
+          f"{median_rate:7.0f} ex/s)  {gflops:6.1f} GFLOP/s{of_peak}")
   est, ker = results["estimator"], results["keras"]
   print(f"  ratio estimator/keras: {est[1] / ker[1]:.2f}x ex/s "
         f"({est[2] / ker[2]:.2f}x median), {est[0] / ker[0]:.2f}x time to first step")
@@ -175,8 +197,8 @@ def main() -> None:
   parser.add_argument("--steps-vgg", type=int, default=150)
   parser.add_argument("--warmup", type=int, default=20, help="first steps left out of ex/s")
   parser.add_argument("--data-dir", help="prepare-data output; default: fetch + prepare")
-  parser.add_argument("--peak-gflops", type=float, default=157.0,
-                      help="fp32 peak of this CPU (default 2 cores * 2.45 GHz * 32 FLOP)")
+  parser.add_argument("--peak-gflops", type=float,
+                      help="fp32 peak of this CPU, if you know it: adds a %% of peak column")
   args = parser.parse_args()
   names = [n.strip() for n in args.models.split(",") if n.strip()]
   steps = {n: args.steps or (args.steps_cnn if n == "cnn" else args.steps_vgg) for n in names}
@@ -187,8 +209,9 @@ def main() -> None:
       parser.error(f"{n}: need 1 <= --warmup <= steps - 2, got {args.warmup}, {steps[n]}")
   with tempfile.TemporaryDirectory() as tmp:
     train_files = split_files(args.data_dir or prepare_default(tmp), "train")
-    print(f"batch={BATCH} warmup={args.warmup} cores={os.cpu_count()} "
-          f"peak={args.peak_gflops:.0f} GFLOP/s files={len(train_files)}")
+    print(f"cpu: {cpu_description()}")
+    print(f"batch={BATCH} warmup={args.warmup} files={len(train_files)}"
+          + (f" peak={args.peak_gflops:.0f} GFLOP/s (given)" if args.peak_gflops else ""))
     for n in names:
       results = {"estimator": run_estimator(n, train_files, steps[n], args.warmup),
                  "keras": run_keras(n, train_files, steps[n], args.warmup)}

@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
   _add_data_commands(sub)
   _add_pipeline_commands(sub)
   _add_submit_command(sub)
+  _add_experiment_command(sub)
   return parser
 
 
@@ -143,6 +144,36 @@ def _add_pipeline_commands(sub) -> None:
   vertex.add_argument("--vertex-workers", type=int, default=3, help="workers besides the "
                       "chief (default: 3)")
   vertex.add_argument("--vertex-ps", type=int, default=3, help="parameter servers (default: 3)")
+
+
+def _add_experiment_command(sub) -> None:
+  """experiment: the workshop's grid."""
+  exp = sub.add_parser(
+      "experiment", help="train a grid of datasets x models x settings; check the workshop's claims",
+      description="Trains every combination through the pipeline's trainer code, on TFRecords "
+      "prepared once per dataset (validation split for the curves, test split for the final "
+      "score), then writes OUTPUT/results.csv, OUTPUT/results.md (table and the three claims "
+      "with their verdicts) and one PNG per claim. Every run's TensorBoard logdir, with the "
+      "HParams dashboard, is under OUTPUT/runs. Rerunning skips finished runs and resumes an "
+      "interrupted one from its last checkpoint.")
+  exp.add_argument("--datasets", nargs="+", choices=sorted(contract.CLASS_NAMES),
+                   default=["mnist", "fashion_mnist"], help="default: mnist fashion_mnist")
+  exp.add_argument("--models", nargs="+", choices=hp.MODEL_NAMES, default=list(hp.MODEL_NAMES),
+                   help="default: all three")
+  exp.add_argument("--train-steps", nargs="+", type=int, default=[2000], help="default: 2000")
+  exp.add_argument("--learning-rate", nargs="+", type=float, default=[1e-3],
+                   help="Adam's (peak) learning rate; default: 0.001")
+  exp.add_argument("--lr-schedule", nargs="+", choices=hp.LR_SCHEDULES, default=["constant"],
+                   help="default: constant, as in the workshop")
+  exp.add_argument("--batch-size", type=int, default=100, help="default: 100")
+  exp.add_argument("--checkpoints", type=int, default=10,
+                   help="evaluations on the validation split per run (default: 10)")
+  exp.add_argument("--output", default="output/experiments",
+                   help="default: ./output/experiments")
+  exp.add_argument("--data-dir", action="append", default=[], metavar="DATASET=DIR",
+                   help="IDX directory of a dataset instead of fetching it; repeatable")
+  _add_cache_arg(exp)
+  _beam_arg(exp, "in-process DirectRunner, one thread per core")
 
 
 def _add_submit_command(sub) -> None:

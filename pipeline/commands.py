@@ -52,7 +52,7 @@ def dispatch(args: argparse.Namespace) -> None:
   """Runs the command; turns expected failures into one line and an exit status."""
   handlers = {"fetch-data": _fetch_data, "prepare-data": _prepare_data,
               "stage-data": _stage_data, "run": _run, "clean": _clean, "compile": _compile,
-              "submit": _submit}
+              "submit": _submit, "experiment": _experiment}
   try:
     handlers[args.command](args)
   except hp.InvalidSetting as e:
@@ -216,3 +216,35 @@ def _submit(args: argparse.Namespace) -> None:
   url = submit.submit(args.target, path, args.param, project=args.project, region=args.region,
                       host=args.host, experiment=args.experiment)
   print(f"submitted: {url}")
+
+
+def _experiment_data_dirs(pairs) -> dict:
+  """`--data-dir DATASET=DIR` values, each checked."""
+  dirs = {}
+  for pair in pairs:
+    dataset, sep, path = pair.partition("=")
+    if not sep or dataset not in DATASET_DEFAULTS:
+      raise checks.UsageError(f"--data-dir {pair!r}: write it as DATASET=DIR, DATASET one of "
+                              f"{', '.join(sorted(DATASET_DEFAULTS))}")
+    dirs[dataset] = checks.check_data_dir(path, f"--data-dir {dataset}=")
+  return dirs
+
+
+def _experiment(args: argparse.Namespace) -> None:
+  from pipeline.experiments import grid  # pylint: disable=import-outside-toplevel
+  cells = grid.make_grid(args.datasets, args.models, args.train_steps, args.learning_rate,
+                         args.lr_schedule, batch_size=args.batch_size,
+                         checkpoints=args.checkpoints, keep_checkpoint_max=1)
+  data_dirs = _experiment_data_dirs(args.data_dir)
+  output = checks.check_output_dir(args.output, "--output")
+  timeouts = _timeouts(args)
+  from pipeline.data import datasets, fetch, prepare  # pylint: disable=import-outside-toplevel
+  from pipeline.experiments.run import run_experiment  # pylint: disable=import-outside-toplevel
+
+  def idx_dir(dataset: str) -> str:
+    return data_dirs.get(dataset) or fetch.fetch_dataset(
+        datasets.get_dataset(dataset), args.cache_dir, timeouts=timeouts)
+
+  written = run_experiment(cells, idx_dir, output, args.beam_arg or prepare.DEFAULT_BEAM_ARGS)
+  print("\n".join(f"wrote {path}" for path in written))
+  print(f"compare the runs: tensorboard --logdir {output}/runs")

@@ -12,6 +12,8 @@ from pipeline.data import contract
 MODEL_NAMES: Tuple[str, ...] = ("cnn", "cnn_tf_layers", "vgg_like")
 # How training is distributed over a TF_CONFIG cluster (trainer_module.distribution).
 DISTRIBUTE_CHOICES: Tuple[str, ...] = ("none", "parameter_server", "multi_worker_mirrored")
+# How the learning rate changes over training (model_fn.learning_rate).
+LR_SCHEDULES: Tuple[str, ...] = ("constant", "cosine")
 # TFX passes the step counts through TrainArgs/EvalArgs, not custom_config.
 _STEP_FIELDS = ("train_steps", "eval_steps")
 # custom_config holds the hyperparameters under this key; TFX extensions (e.g. the
@@ -56,6 +58,16 @@ class HParams:
     checkpoints: Checkpoints, and so evaluations, over a run.
     keep_checkpoint_max: Checkpoints kept on disk.
     distribute: How to train in a TF_CONFIG cluster, one of DISTRIBUTE_CHOICES.
+    lr_schedule: One of LR_SCHEDULES: "constant" keeps `learning_rate`;
+      "cosine" decays it to 0 at `train_steps` (after any warmup).
+    warmup_steps: Steps over which the learning rate rises linearly from
+      `learning_rate / warmup_steps` to `learning_rate`; 0 for none.
+    augment: Randomly shift training images by up to `augment_shift` pixels
+      in each direction (zero padding); evaluation input is never augmented.
+    augment_shift: The largest shift, in pixels, when `augment` is on.
+    augment_flip: Also mirror training images left-right at random (for
+      Fashion-MNIST; never for digits). Independent of `augment`.
+    label_smoothing: Cross-entropy label smoothing in [0, 1); 0 for none.
   """
   train_steps: int
   model: str = "cnn"
@@ -67,18 +79,40 @@ class HParams:
   checkpoints: int = 5
   keep_checkpoint_max: int = 3
   distribute: str = "none"
+  lr_schedule: str = "constant"
+  warmup_steps: int = 0
+  augment: bool = False
+  augment_shift: int = 2
+  augment_flip: bool = False
+  label_smoothing: float = 0.0
 
   def __post_init__(self):
     check_model_name(self.model)
     if self.distribute not in DISTRIBUTE_CHOICES:
       raise InvalidSetting("distribute", f"{self.distribute!r} is unknown; choose one of: "
                            f"{', '.join(DISTRIBUTE_CHOICES)}")
+    if self.lr_schedule not in LR_SCHEDULES:
+      raise InvalidSetting("lr_schedule", f"{self.lr_schedule!r} is unknown; choose one of: "
+                           f"{', '.join(LR_SCHEDULES)}")
+    for name in ("warmup_steps", "augment_shift"):
+      value = getattr(self, name)
+      if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidSetting(name, f"must be a whole number >= 0, got {value!r}")
+    for name in ("augment", "augment_flip"):
+      if not isinstance(getattr(self, name), bool):
+        raise InvalidSetting(name, f"must be true or false, got {getattr(self, name)!r}")
+    if (isinstance(self.label_smoothing, bool) or not isinstance(self.label_smoothing, (int, float))
+        or not 0 <= self.label_smoothing < 1):
+      raise InvalidSetting("label_smoothing", f"must be in [0, 1), got {self.label_smoothing!r}")
     for name in ("train_steps", "eval_steps", "batch_size", "checkpoints", "keep_checkpoint_max"):
       value = getattr(self, name)
       if not isinstance(value, int):
         raise InvalidSetting(name, f"must be a whole number, got {value!r}")
       _check_positive(name, value)
     _check_positive("learning_rate", self.learning_rate)
+    if self.warmup_steps and self.warmup_steps >= self.train_steps:
+      raise InvalidSetting("warmup_steps", f"must be less than train_steps ({self.train_steps}), "
+                           f"got {self.warmup_steps!r}")
     if self.dropout is not None and not 0 <= self.dropout < 1:
       raise InvalidSetting("dropout", f"must be in [0, 1), got {self.dropout!r}")
     if self.dataset is not None and self.dataset not in contract.CLASS_NAMES:
@@ -104,7 +138,9 @@ class HParams:
   def estimator_params(self) -> Dict[str, Any]:
     """The Estimator `params` that `model_fn` reads."""
     return {"model": self.model, "learning_rate": self.learning_rate, "dropout": self.dropout,
-            "class_names": list(contract.class_names(self.dataset))}
+            "class_names": list(contract.class_names(self.dataset)),
+            "lr_schedule": self.lr_schedule, "warmup_steps": self.warmup_steps,
+            "train_steps": self.train_steps, "label_smoothing": self.label_smoothing}
 
 
 # The fields a command line may set, with their help; flags are `--field-name`.
@@ -116,7 +152,14 @@ _FLAG_HELP = {
     "learning_rate": "Adam learning rate",
     "dropout": "dropout rate (default: the architecture's own)",
     "distribute": "strategy in a TF_CONFIG cluster",
+    "lr_schedule": "learning-rate schedule",
+    "warmup_steps": "linear learning-rate warmup steps",
+    "augment": "randomly shift training images",
+    "augment_flip": "randomly mirror training images left-right",
+    "label_smoothing": "cross-entropy label smoothing",
 }
+_CHOICES = {"model": MODEL_NAMES, "distribute": DISTRIBUTE_CHOICES, "lr_schedule": LR_SCHEDULES}
+_SWITCHES = ("augment", "augment_flip")
 
 
 def flag_name(field: str) -> str:
@@ -137,8 +180,10 @@ def add_flags(parser, train_steps_default: Optional[str]) -> None:
   defaults["train_steps"] = train_steps_default
   for field, text in _FLAG_HELP.items():
     kwargs: Dict[str, Any] = {"default": None}
-    if field in ("model", "distribute"):
-      kwargs["choices"] = MODEL_NAMES if field == "model" else DISTRIBUTE_CHOICES
+    if field in _CHOICES:
+      kwargs["choices"] = _CHOICES[field]
+    elif field in _SWITCHES:
+      kwargs["action"] = "store_true"
     else:
       kwargs["type"] = int if field.endswith(("_steps", "_size")) else float
     if field == "train_steps" and train_steps_default is None:

@@ -5,7 +5,30 @@ from typing import List, Sequence
 
 import tensorflow as tf
 
+from pipeline.data.contract import COLS, PIXELS, ROWS
 from trainer_module.features import parse_batch
+
+
+def augment_batch(pixels: tf.Tensor, shift: int = 2, flip: bool = False) -> tf.Tensor:
+  """Random training distortions of a batch of images, float32 [N, 784] -> [N, 784].
+
+  Each image moves by its own random offset of up to `shift` pixels along each
+  axis (zero padding, i.e. pad and random crop), and with `flip` is mirrored
+  left-right with probability 1/2. Vectorized: two gathers per batch.
+  """
+  images = tf.reshape(pixels, [-1, ROWS, COLS])
+  count = tf.shape(images)[0]
+  if flip:
+    mirror = tf.random.uniform([count, 1, 1]) < 0.5
+    images = tf.where(mirror, tf.reverse(images, axis=[2]), images)
+  if shift:
+    padded = tf.pad(images, [[0, 0], [shift, shift], [shift, shift]])
+    offsets = tf.random.uniform([count, 2], 0, 2 * shift + 1, dtype=tf.int32)
+    rows = offsets[:, :1] + tf.range(ROWS)[tf.newaxis, :]
+    cols = offsets[:, 1:] + tf.range(COLS)[tf.newaxis, :]
+    images = tf.gather(padded, rows, axis=1, batch_dims=1)
+    images = tf.gather(images, cols, axis=2, batch_dims=1)
+  return tf.reshape(images, [-1, PIXELS])
 
 
 def split_files(data_dir: str, split: str) -> List[str]:
@@ -33,13 +56,17 @@ def check_files(patterns: Sequence[str], what: str) -> List[str]:
 
 
 def make_input_fn(files: Sequence[str], batch_size: int, training: bool,
-                  shuffle_buffer: int = 10000):
+                  shuffle_buffer: int = 10000, augment_shift: int = 0,
+                  augment_flip: bool = False):
   """An Estimator input_fn over gzip TFRecords.
 
   Training repeats and shuffles; evaluation reads each example once. Parsing
   happens per batch (vectorized) on parallel calls, and batches are
-  prefetched so the model never waits for input.
+  prefetched so the model never waits for input. Training batches are
+  distorted by `augment_batch` when `augment_shift` or `augment_flip` asks
+  for it; evaluation batches never are.
   """
+  augment = training and (augment_shift > 0 or augment_flip)
   files = list(files)
 
   def input_fn():
@@ -54,6 +81,12 @@ def make_input_fn(files: Sequence[str], batch_size: int, training: bool,
       dataset = dataset.shuffle(shuffle_buffer).repeat()
     dataset = dataset.batch(batch_size, drop_remainder=training)
     dataset = dataset.map(parse_batch, num_parallel_calls=tf.data.AUTOTUNE)
+    if augment:
+      dataset = dataset.map(
+          lambda features, labels: (
+              {**features, "pixels": augment_batch(features["pixels"], augment_shift,
+                                                   augment_flip)}, labels),
+          num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
   return input_fn

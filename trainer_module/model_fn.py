@@ -1,5 +1,7 @@
 """The custom Estimator `model_fn`: architecture by name, Adam, accuracy metrics."""
 
+import math
+
 import tensorflow as tf
 from tensorflow import estimator as tf_estimator
 
@@ -17,6 +19,26 @@ def _metrics(labels: tf.Tensor, classes: tf.Tensor) -> dict:
     weights = tf.cast(tf.equal(labels, k), tf.float32)
     metrics[f"accuracy/class_{k}"] = tf.compat.v1.metrics.accuracy(labels, classes, weights)
   return metrics
+
+
+def learning_rate(params: dict, global_step: tf.Tensor) -> tf.Tensor:
+  """The learning rate at `global_step`: params' schedule, after a linear warmup.
+
+  "constant" keeps params["learning_rate"]; "cosine" decays it to 0 over the
+  steps from the end of warmup to params["train_steps"]. During the first
+  params["warmup_steps"] steps it rises linearly to its full value.
+  """
+  base = float(params["learning_rate"])
+  warmup = int(params.get("warmup_steps") or 0)
+  step = tf.cast(global_step, tf.float32)
+  rate = tf.constant(base)
+  if params.get("lr_schedule", "constant") == "cosine":
+    decay_steps = max(1, int(params["train_steps"]) - warmup)
+    progress = tf.clip_by_value((step - warmup) / decay_steps, 0.0, 1.0)
+    rate = 0.5 * base * (1.0 + tf.cos(math.pi * progress))
+  if warmup:
+    rate = tf.minimum(rate, base * (step + 1.0) / warmup)
+  return rate
 
 
 def _export_outputs(probabilities: tf.Tensor, classes: tf.Tensor, names: list) -> dict:
@@ -39,7 +61,8 @@ def model_fn(features, labels, mode, params):
     labels: int64 [N] in 0..9 (None in PREDICT).
     mode: a `tf.estimator.ModeKeys`.
     params: `HParams.estimator_params()`: model, learning_rate, dropout (or
-      None) and class_names.
+      None), class_names, and optionally lr_schedule, warmup_steps,
+      train_steps and label_smoothing.
 
   Returns:
     An EstimatorSpec; dropout is active only in TRAIN.
@@ -61,7 +84,12 @@ def model_fn(features, labels, mode, params):
     return tf_estimator.EstimatorSpec(
         mode, predictions=predictions, export_outputs=_export_outputs(probabilities, classes, params["class_names"]))
 
-  loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels=labels, logits=logits)
+  smoothing = float(params.get("label_smoothing") or 0.0)
+  if mode == tf_estimator.ModeKeys.TRAIN and smoothing:
+    loss = tf.compat.v1.losses.softmax_cross_entropy(
+        tf.one_hot(labels, NUM_CLASSES), logits, label_smoothing=smoothing)
+  else:
+    loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels=labels, logits=logits)
   if mode == tf_estimator.ModeKeys.EVAL:
     return tf_estimator.EstimatorSpec(
         mode, loss=loss, predictions=predictions, eval_metric_ops=_metrics(labels, classes))
@@ -73,6 +101,9 @@ def model_fn(features, labels, mode, params):
       tf.compat.v1.summary.histogram(name, tensor)
   batch_accuracy = tf.reduce_mean(tf.cast(tf.equal(classes, labels), tf.float32))
   tf.compat.v1.summary.scalar("train_accuracy", batch_accuracy)
-  optimizer = tf.compat.v1.train.AdamOptimizer(params["learning_rate"])
-  train_op = optimizer.minimize(loss, global_step=tf.compat.v1.train.get_global_step())
+  global_step = tf.compat.v1.train.get_global_step()
+  rate = learning_rate(params, global_step)
+  tf.compat.v1.summary.scalar("learning_rate", rate)
+  optimizer = tf.compat.v1.train.AdamOptimizer(rate)
+  train_op = optimizer.minimize(loss, global_step=global_step)
   return tf_estimator.EstimatorSpec(mode, loss=loss, train_op=train_op, predictions=predictions)

@@ -74,6 +74,13 @@ def build_estimator(hparams: HParams, model_dir: str,
                                 params=hparams.estimator_params())
 
 
+def make_train_input_fn(hparams: HParams, train_files: Sequence[str]):
+  """The training input_fn, with the augmentation that `hparams` asks for."""
+  return make_input_fn(train_files, hparams.batch_size, training=True,
+                       augment_shift=hparams.augment_shift if hparams.augment else 0,
+                       augment_flip=hparams.augment_flip)
+
+
 def train_and_export(hparams: HParams, train_files: Sequence[str], eval_files: Sequence[str],
                      model_dir: str, export_dir: str, strategy: Optional[Any] = None,
                      role: Optional[ClusterRole] = None) -> Dict[str, Any]:
@@ -89,7 +96,7 @@ def train_and_export(hparams: HParams, train_files: Sequence[str], eval_files: S
   progress = TrainingProgress(hparams.train_steps)
   eval_input = make_input_fn(eval_files, hparams.batch_size, training=False)
   train_spec = tf_estimator.TrainSpec(
-      make_input_fn(train_files, hparams.batch_size, training=True),
+      make_train_input_fn(hparams, train_files),
       max_steps=hparams.train_steps, hooks=[progress])
   eval_spec = tf_estimator.EvalSpec(eval_input, steps=hparams.eval_steps,
                                     throttle_secs=0, start_delay_secs=0)

@@ -1,0 +1,1 @@
+"""`python -m pipeline experiment`: the workshop's comparisons as a resumable grid."""
