@@ -1,4 +1,5 @@
-"""Command line: fetch-data, prepare-data, run (local BeamDagRunner) and compile (KFP).
+"""Command line: fetch-data, prepare-data, stage-data, run (local BeamDagRunner), clean,
+compile and submit (Kubeflow), experiment (the workshop's grid).
 
 Parsing and the checks of every value happen here, before TensorFlow loads;
 `pipeline.commands` does the work.

@@ -11,7 +11,8 @@ import pytest
 from pipeline import cli
 from tests.conftest import idx_name, write_dataset
 
-COMMANDS = ("fetch-data", "prepare-data", "stage-data", "run", "clean", "compile")
+COMMANDS = ("fetch-data", "prepare-data", "stage-data", "run", "clean", "compile", "submit",
+            "experiment")
 
 
 def _pipeline(*args, timeout=60):
