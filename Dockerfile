@@ -7,8 +7,15 @@ ARG BASE_IMAGE=python:3.10-slim
 FROM ${BASE_IMAGE}
 WORKDIR /app
 COPY requirements.lock pyproject.toml ./
-RUN python -m pip install --no-cache-dir uv==0.13.9 \
- && python -m uv pip sync --system --no-cache requirements.lock
+# The lock's pyfarmhash==0.3.2 (from tensorflow-data-validation) has no Linux wheel, so it is
+# compiled: g++ comes in for that step only when the base image lacks it (python:3.10-slim).
+RUN set -e; added=; \
+    if ! command -v g++ >/dev/null; then \
+      apt-get update; apt-get install -y --no-install-recommends g++; added=1; fi; \
+    python -m pip install --no-cache-dir uv==0.13.9; \
+    python -m uv pip sync --system --no-cache requirements.lock; \
+    if [ -n "$added" ]; then \
+      apt-get purge -y --auto-remove g++; rm -rf /var/lib/apt/lists/*; fi
 COPY pipeline/ pipeline/
 COPY components/ components/
 COPY trainer_module/ trainer_module/
