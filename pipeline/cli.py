@@ -9,6 +9,7 @@ import argparse
 from typing import List, Optional
 
 from pipeline import commands
+from pipeline.config import DATASET_DEFAULTS
 from pipeline.data import contract
 from trainer_module import hparams as hp
 
@@ -200,7 +201,7 @@ def _add_submit_command(sub) -> None:
 def _pipeline_args(p: argparse.ArgumentParser) -> None:
   """Flags shared by `run` and `compile`; unset ones take the dataset's defaults."""
   _dataset_arg(p, default="fashion_mnist", help="which dataset (default: fashion_mnist)")
-  hp.add_flags(p, train_steps_default="the dataset's")
+  hp.add_flags(p, {d: v["hparams"] for d, v in DATASET_DEFAULTS.items()})
   p.add_argument("--accuracy-threshold", type=float,
                  help="Evaluator blesses only at or above this test accuracy (dataset default)")
 

@@ -90,7 +90,7 @@ def _fail(message: str, status: int = EXIT_ERROR) -> NoReturn:
 def _settings(args: argparse.Namespace) -> Tuple[hp.HParams, float]:
   """Hyperparameters and accuracy threshold: flags over the dataset's defaults, checked."""
   defaults = DATASET_DEFAULTS[args.dataset]
-  hparams = hp.from_flags(args, dataset=args.dataset, train_steps=defaults["train_steps"])
+  hparams = hp.from_flags(args, dataset=args.dataset, **defaults["hparams"])
   threshold = (defaults["accuracy_threshold"] if args.accuracy_threshold is None
                else args.accuracy_threshold)
   if not 0 <= threshold <= 1:

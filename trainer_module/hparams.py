@@ -3,6 +3,7 @@
 anything heavy loads.
 """
 
+import argparse
 import dataclasses
 from typing import Any, Dict, Mapping, Optional, Tuple
 
@@ -162,6 +163,9 @@ _CHOICES = {"model": MODEL_NAMES, "distribute": DISTRIBUTE_CHOICES, "lr_schedule
 _SWITCHES = ("augment", "augment_flip")
 
 
+_FIELD_DEFAULTS = {f.name: f.default for f in dataclasses.fields(HParams)}
+
+
 def flag_name(field: str) -> str:
   """The command-line flag of a field, e.g. `learning_rate` -> `--learning-rate`.
 
@@ -170,26 +174,30 @@ def flag_name(field: str) -> str:
   return field if field.isupper() else "--" + field.replace("_", "-")
 
 
-def add_flags(parser, train_steps_default: Optional[str]) -> None:
+def add_flags(parser, per_dataset: Optional[Mapping[str, Mapping[str, Any]]]) -> None:
   """Adds a flag per settable field to an argparse parser; unset flags stay None.
 
-  `train_steps_default` describes where an unset --train-steps comes from;
-  None makes the flag required.
+  `per_dataset` maps dataset -> field defaults that replace the field's own
+  (the help lists them); None instead makes --train-steps required.
   """
-  defaults = {f.name: f.default for f in dataclasses.fields(HParams)}
-  defaults["train_steps"] = train_steps_default
   for field, text in _FLAG_HELP.items():
     kwargs: Dict[str, Any] = {"default": None}
     if field in _CHOICES:
       kwargs["choices"] = _CHOICES[field]
     elif field in _SWITCHES:
-      kwargs["action"] = "store_true"
+      kwargs["action"] = argparse.BooleanOptionalAction
     else:
       kwargs["type"] = int if field.endswith(("_steps", "_size")) else float
-    if field == "train_steps" and train_steps_default is None:
+    by_dataset = {d: v[field] for d, v in (per_dataset or {}).items() if field in v}
+    if field == "train_steps" and per_dataset is None:
       kwargs["required"] = True
+    elif by_dataset:
+      others = "" if len(by_dataset) == len(per_dataset) else (
+          f", otherwise {_FIELD_DEFAULTS[field]}")
+      text += (" (default: " + ", ".join(f"{d} {v}" for d, v in sorted(by_dataset.items()))
+               + others + ")")
     elif field != "dropout":
-      text += f" (default: {defaults[field]})"
+      text += f" (default: {_FIELD_DEFAULTS[field]})"
     parser.add_argument(flag_name(field), help=text, **kwargs)
 
 

@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(prog="python -m trainer_module.task",
                               description=__doc__.split("\n\n")[0].strip())
   p.add_argument("--data-dir", required=True, help="prepare-data output (Split-train, Split-validation)")
-  hp.add_flags(p, train_steps_default=None)
+  hp.add_flags(p, per_dataset=None)
   p.add_argument("--dataset", choices=sorted(contract.CLASS_NAMES),
                  help="names the classes in the classification signature (default: digits)")
   p.add_argument("--export-dir", required=True,

@@ -24,7 +24,7 @@ def test_layout_under_a_root_follows_dataset_and_model():
 
 def test_every_dataset_has_defaults_in_range():
   for dataset, defaults in DATASET_DEFAULTS.items():
-    config = _config(hparams=HParams(train_steps=defaults["train_steps"], dataset=dataset),
+    config = _config(hparams=HParams(dataset=dataset, **defaults["hparams"]),
                      accuracy_threshold=defaults["accuracy_threshold"])
     assert config.dataset == dataset
 

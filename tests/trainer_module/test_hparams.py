@@ -41,7 +41,7 @@ def test_custom_config_round_trip_keeps_steps_out():
 
 def test_one_set_of_defaults_for_flags_and_code():
   parser = argparse.ArgumentParser()
-  add_flags(parser, train_steps_default=None)
+  add_flags(parser, per_dataset=None)
   args = parser.parse_args(["--train-steps", "5"])
   assert from_flags(args) == HParams(train_steps=5)
   assert from_flags(parser.parse_args(["--train-steps", "5", "--learning-rate", "0.01"])

@@ -158,7 +158,9 @@ def test_dask_cluster_writes_what_the_direct_runner_writes(tmp_path, capsys):
                 "--beam-arg=--runner=DaskRunner",
                 f"--beam-arg=--dask_client_address={cluster.scheduler_address}"])
     workers = set(cluster.workers[name].worker_address for name in cluster.workers)
-  assert "wrote 12000 train, 3000 eval examples" in capsys.readouterr().out
+  counts = expected_split_counts(idx_dir)
+  assert (f"wrote {counts['train']} train, {counts['validation']} validation, 3000 test examples"
+          in capsys.readouterr().out)
   # The work ran in the cluster's two worker processes, not in this one.
   assert {task["worker"] for task in stream.data} == workers and len(workers) == 2
   prepare_data(idx_dir, str(tmp_path / "direct"), BEAM_TEST_ARGS)

@@ -14,11 +14,15 @@ import pytest
 import yaml
 
 from pipeline.checks import UsageError
+from pipeline.config import DATASET_DEFAULTS
 from pipeline.runners import submit
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 VERTEX_FILE = os.path.join(REPO, "pipeline.yaml")
 KUBEFLOW_FILE = os.path.join(REPO, "pipeline-kubeflow-v1.yaml")
+# The committed files are compiled with `make compile`: Fashion-MNIST's defaults.
+STEPS = DATASET_DEFAULTS["fashion_mnist"]["hparams"]["train_steps"]
+THRESHOLD = DATASET_DEFAULTS["fashion_mnist"]["accuracy_threshold"]
 
 
 def _declared(path):
@@ -42,15 +46,16 @@ def _cli(*args, env=None):
 @pytest.mark.parametrize("path", [VERTEX_FILE, KUBEFLOW_FILE])
 def test_both_files_declare_typed_parameters_with_defaults(path):
   declared = _declared(path)
-  assert declared["train_steps"] == (int, 2000)
-  assert declared["accuracy_threshold"] == (float, 0.88)
+  assert declared["train_steps"] == (int, STEPS)
+  assert declared["accuracy_threshold"] == (float, THRESHOLD)
   assert declared["data_dir"] == (str, "gs://YOUR_BUCKET/mnist-tfx/idx/fashion_mnist")
 
 
 def test_params_override_defaults_and_are_typed():
   values = submit.parameter_values(_declared(VERTEX_FILE), ["train_steps=5000",
                                                             "data_dir=gs://b/idx"])
-  assert values == {"train_steps": 5000, "accuracy_threshold": 0.88, "data_dir": "gs://b/idx"}
+  assert values == {"train_steps": 5000, "accuracy_threshold": THRESHOLD,
+                    "data_dir": "gs://b/idx"}
 
 
 @pytest.mark.parametrize("param, message", [
@@ -143,7 +148,7 @@ def test_kubeflow_run_carries_the_workflow_and_every_parameter():
   run = posts["/apis/v1beta1/runs"]
   assert run["resource_references"][0]["key"] == {"type": "EXPERIMENT", "id": "exp-1"}
   params = {p["name"]: p["value"] for p in run["pipeline_spec"]["parameters"]}
-  assert params == {"train_steps": "77", "accuracy_threshold": "0.88",
+  assert params == {"train_steps": "77", "accuracy_threshold": str(THRESHOLD),
                     "data_dir": "gs://YOUR_BUCKET/mnist-tfx/idx/fashion_mnist",
                     "pipeline-root": "gs://YOUR_BUCKET/mnist-tfx/pipelines/mnist-tfx-fashion-mnist"}
   with open(KUBEFLOW_FILE) as f:
