@@ -63,8 +63,11 @@ def dispatch(args: argparse.Namespace) -> None:
   except OSError as e:  # A full disk, a permission, a directory where a file should be.
     _fail(describe_os_error(e))
   except KeyboardInterrupt as e:
-    resume = (" Rerun the same command to resume: components that finished are reused "
-              "from the cache." if args.command == "run" else "")
+    resume = {"run": " Rerun the same command to resume: components that finished are "
+                     "reused from the cache.",
+              "experiment": " Rerun the same command to resume: finished runs are kept, and "
+                            "the interrupted one continues from its last checkpoint."}.get(
+                                args.command, "")
     if isinstance(e, Terminated):
       _fail(f"terminated (SIGTERM).{resume}", EXIT_TERMINATED)
     _fail(f"interrupted.{resume}", EXIT_INTERRUPTED)
