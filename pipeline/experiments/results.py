@@ -13,8 +13,17 @@ COLUMNS = ("dataset", "model", "train_steps", "learning_rate", "lr_schedule", "t
 SIMILAR_ACCURACY = 0.005
 
 
+# Train loss is logged per batch, so one value is noisy: the table averages the last few.
+TRAIN_LOSS_POINTS = 3
+
+
 def _last(curve: Sequence) -> Optional[float]:
   return curve[-1][1] if curve else None
+
+
+def _final_train_loss(curve: Sequence) -> Optional[float]:
+  tail = [value for _, value in curve[-TRAIN_LOSS_POINTS:]]
+  return sum(tail) / len(tail) if tail else None
 
 
 def row(result: Dict[str, Any]) -> Dict[str, Any]:
@@ -23,7 +32,8 @@ def row(result: Dict[str, Any]) -> Dict[str, Any]:
   minimum = min(c["validation_loss"], key=lambda p: p[1]) if c["validation_loss"] else (None, None)
   return {**{k: result["hparams"][k] for k in ("dataset", "model", "train_steps",
                                                 "learning_rate", "lr_schedule")},
-          "train_seconds": result["train_seconds"], "final_train_loss": _last(c["train_loss"]),
+          "train_seconds": result["train_seconds"],
+          "final_train_loss": _final_train_loss(c["train_loss"]),
           "validation_loss": _last(c["validation_loss"]),
           "validation_accuracy": _last(c["validation_accuracy"]),
           "min_validation_loss": minimum[1], "min_validation_loss_step": minimum[0],
