@@ -62,7 +62,9 @@ class HParams:
     lr_schedule: One of LR_SCHEDULES: "constant" keeps `learning_rate`;
       "cosine" decays it to 0 at `train_steps` (after any warmup).
     warmup_steps: Steps over which the learning rate rises linearly from
-      `learning_rate / warmup_steps` to `learning_rate`; 0 for none.
+      `learning_rate / warmup_steps` to `learning_rate`; 0 for none. A run
+      shorter than its warmup is allowed (a compiled pipeline's train_steps
+      can be lowered at run time); its rate then never reaches the peak.
     augment: Randomly shift training images by up to `augment_shift` pixels
       in each direction (zero padding); evaluation input is never augmented.
     augment_shift: The largest shift, in pixels, when `augment` is on.
@@ -111,9 +113,6 @@ class HParams:
         raise InvalidSetting(name, f"must be a whole number, got {value!r}")
       _check_positive(name, value)
     _check_positive("learning_rate", self.learning_rate)
-    if self.warmup_steps and self.warmup_steps >= self.train_steps:
-      raise InvalidSetting("warmup_steps", f"must be less than train_steps ({self.train_steps}), "
-                           f"got {self.warmup_steps!r}")
     if self.dropout is not None and not 0 <= self.dropout < 1:
       raise InvalidSetting("dropout", f"must be in [0, 1), got {self.dropout!r}")
     if self.dataset is not None and self.dataset not in contract.CLASS_NAMES:

@@ -6,6 +6,7 @@ standalone task reads either. It is built in a sibling temporary
 directory and renamed into place only after the Beam pipeline succeeded.
 """
 
+import glob
 import gzip
 import json
 import logging
@@ -31,6 +32,7 @@ _LOG = logging.getLogger(__name__)
 # in bench/bench_prepare_data.py). Any runner can be chosen through --beam-arg.
 DEFAULT_BEAM_ARGS = ("--direct_running_mode=multi_threading", "--direct_num_workers=0")
 COUNTS_FILE = "counts.json"
+_COUNT_PREFIX = ".count-"  # Per-shard counts while the pipeline runs; merged into COUNTS_FILE.
 # (file set, pair, chunk index), or (file set, pair, None) to stream the whole set.
 Work = Tuple[str, idx.IdxPair, Optional[int]]
 
@@ -67,8 +69,7 @@ def prepare_data(data_dir: str, output: str, beam_args: Sequence[str] = DEFAULT_
       _run_beam(pairs, staging, list(beam_args))
     except RuntimeError as e:
       raise _os_error_from_beam(e, os.path.dirname(output)) from None
-    with open(os.path.join(staging, COUNTS_FILE)) as f:
-      counts = json.load(f)
+    counts = _gather_counts(staging)
     _swap_into_place(staging, output)
   except BaseException:
     shutil.rmtree(staging, ignore_errors=True)
@@ -109,14 +110,27 @@ def write_work(work: Work, out_dir: str, chunk_size: int) -> List[Tuple[str, int
     for split in splits:
       kept = rows[split_mask(rows, split)]
       _write_rows(out_dir, split, i, total, kept)
+      # The split sizes depend on the hash of every image, so each shard records its own
+      # count; the driver adds them up. No Beam aggregation: DaskRunner's CombinePerKey
+      # dropped partial sums here.
+      write_atomically(FileSystems.join(out_dir, f"{_COUNT_PREFIX}{split}-{i:05d}"),
+                       str(len(kept)).encode())
       written.append((split, len(kept)))
   return written
 
 
-def _write_counts(counts: Dict[str, int], out_dir: str) -> str:
-  """Writes COUNTS_FILE: examples per split, every split named (0 if it got none)."""
-  counts = {split: counts.get(split, 0) for split in contract.SPLITS}
-  return write_atomically(FileSystems.join(out_dir, COUNTS_FILE), json.dumps(counts).encode())
+def _gather_counts(out_dir: str) -> Dict[str, int]:
+  """Merges the per-split counts the pipeline wrote into COUNTS_FILE; returns them.
+
+  Every split is named, with 0 if it got no example.
+  """
+  counts = dict.fromkeys(contract.SPLITS, 0)
+  for path in glob.glob(os.path.join(out_dir, _COUNT_PREFIX + "*")):
+    with open(path) as f:
+      counts[os.path.basename(path)[len(_COUNT_PREFIX):].rsplit("-", 1)[0]] += int(f.read())
+    os.remove(path)
+  write_atomically(os.path.join(out_dir, COUNTS_FILE), json.dumps(counts).encode())
+  return counts
 
 
 def _run_beam(pairs: Dict[str, idx.IdxPair], out_dir: str, beam_args: List[str]) -> None:
@@ -128,11 +142,7 @@ def _run_beam(pairs: Dict[str, idx.IdxPair], out_dir: str, beam_args: List[str])
     _ = (p
          | "PlanShards" >> beam.Create(plan_work(pairs, DEFAULT_CHUNK_SIZE))
          | "Spread" >> beam.Reshuffle()
-         | "WriteShards" >> beam.FlatMap(write_work, out_dir, DEFAULT_CHUNK_SIZE)
-         # The split sizes depend on the hash of every image: count them where they are written.
-         | "CountSplits" >> beam.CombinePerKey(sum)
-         | "Gather" >> beam.combiners.ToDict()
-         | "WriteCounts" >> beam.Map(_write_counts, out_dir))
+         | "WriteShards" >> beam.FlatMap(write_work, out_dir, DEFAULT_CHUNK_SIZE))
 
 
 def make_beam_pipeline(beam_args: Sequence[str]) -> beam.Pipeline:

@@ -150,7 +150,7 @@ def test_dask_cluster_writes_what_the_direct_runner_writes(tmp_path, capsys):
   from dask.distributed import Client, LocalCluster, get_task_stream  # pylint: disable=import-outside-toplevel
   from pipeline import cli  # pylint: disable=import-outside-toplevel
   idx_dir = str(tmp_path / "idx")
-  write_dataset(idx_dir, n_train=12000, n_eval=3000, seed=4)  # 3 + 1 shards of 5000.
+  write_dataset(idx_dir, n_train=12000, n_eval=3000, seed=4)  # 3 + 1 chunks of 5000.
   with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                     dashboard_address=None) as cluster, Client(cluster) as client:
     with get_task_stream(client) as stream:
@@ -165,7 +165,7 @@ def test_dask_cluster_writes_what_the_direct_runner_writes(tmp_path, capsys):
   assert {task["worker"] for task in stream.data} == workers and len(workers) == 2
   prepare_data(idx_dir, str(tmp_path / "direct"), BEAM_TEST_ARGS)
   dask_shards = _decompressed_shards(str(tmp_path / "dask"))
-  assert len(dask_shards) == 4
+  assert len(dask_shards) == 7  # 3 train + 3 validation (one per chunk of 5000) + 1 test.
   assert dask_shards == _decompressed_shards(str(tmp_path / "direct"))
 
 
