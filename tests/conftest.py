@@ -83,12 +83,12 @@ def tiny_tfrecords(tmp_path_factory):
   return str(root / "tfr")
 
 
-def saved_model_accuracy(export_dir: str, tfrecord_dir: str) -> float:
-  """Accuracy of a SavedModel's serving_default over a prepare-data test split."""
+def saved_model_accuracy(export_dir: str, tfrecord_dir: str, split: str = "test") -> float:
+  """Accuracy of a SavedModel's serving_default over a prepare-data split."""
   import glob  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from trainer_module.features import FEATURE_SPEC  # pylint: disable=import-outside-toplevel
-  files = glob.glob(os.path.join(tfrecord_dir, "Split-test", "*.gz"))
+  files = glob.glob(os.path.join(tfrecord_dir, f"Split-{split}", "*.gz"))
   serialized = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
   labels = tf.io.parse_example(serialized, FEATURE_SPEC)["label"].numpy()
   classes = tf.saved_model.load(export_dir).signatures["serving_default"](

@@ -28,9 +28,17 @@ def test_task_exports_a_version_reports_its_accuracy_and_refuses_a_done_job(
   [version] = os.listdir(base)  # TF Serving's layout: <base>/<version>/saved_model.pb
   assert result["export_dir"] == os.path.join(base, version) and version.isdigit()
   assert result["metrics"]["global_step"] == 30
-  # The printed accuracy is the exported model's on the whole eval split (10 x 10 = 100).
-  assert result["metrics"]["accuracy"] == pytest.approx(
-      saved_model_accuracy(result["export_dir"], tiny_tfrecords), abs=1e-6)
+  # The printed accuracy is the exported model's on the whole validation split.
+  validation_accuracy = saved_model_accuracy(result["export_dir"], tiny_tfrecords, "validation")
+  assert result["metrics"]["accuracy"] == pytest.approx(validation_accuracy, abs=1e-6)
+  # `trainer_module.score` reads the same SavedModel the way a serving client would.
+  scored = subprocess.run([sys.executable, "-m", "trainer_module.score", "--model-dir",
+                           result["export_dir"], "--data-dir", tiny_tfrecords, "--split",
+                           "validation"], capture_output=True, text=True, timeout=300, check=True)
+  report = json.loads(scored.stdout)
+  assert report["accuracy"] == pytest.approx(validation_accuracy, abs=1e-6)
+  assert report["examples"] == json.load(open(os.path.join(tiny_tfrecords, "counts.json")))[
+      "validation"] and set(report["per_class"]) <= set(map(str, range(10)))
   # TensorFlow's deprecation notices are filtered, as in `python -m pipeline run`.
   assert "deprecat" not in first.stderr.lower() and len(first.stderr.splitlines()) < 30
 

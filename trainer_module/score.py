@@ -1,0 +1,53 @@
+"""Scores a SavedModel (as pushed) on a split of `prepare-data` output, through its
+`serving_default` signature, in batches of at most export.MAX_BATCH:
+
+  python -m trainer_module.score --model-dir output/serving_model/.../1795000000 \\
+      --data-dir out/tfr [--split test]
+
+Prints JSON: examples, accuracy, and accuracy per class. This is the accuracy a
+TF Serving client would see, independent of the Estimator that trained the model.
+"""
+
+import argparse
+import json
+import os
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from pipeline.data import contract
+
+
+def score(model_dir: str, files: List[str]) -> Dict[str, object]:
+  """Accuracy, overall and per class, of the SavedModel in `model_dir` on gzip TFRecords."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from trainer_module.export import MAX_BATCH  # pylint: disable=import-outside-toplevel
+  from trainer_module.features import FEATURE_SPEC  # pylint: disable=import-outside-toplevel
+  predict = tf.saved_model.load(model_dir).signatures["serving_default"]
+  labels, classes = [], []
+  for batch in tf.data.TFRecordDataset(files, compression_type="GZIP").batch(MAX_BATCH):
+    labels.append(tf.io.parse_example(batch, FEATURE_SPEC)[contract.LABEL_KEY].numpy())
+    classes.append(predict(examples=batch)["classes"].numpy())
+  y, p = np.concatenate(labels), np.concatenate(classes)
+  return {"examples": int(len(y)), "accuracy": float(np.mean(y == p)),
+          "per_class": {int(k): float(np.mean(p[y == k] == k)) for k in np.unique(y)}}
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+  """Parses flags, scores, prints JSON."""
+  parser = argparse.ArgumentParser(prog="python -m trainer_module.score",
+                                   description=__doc__.split("\n\n")[0])
+  parser.add_argument("--model-dir", required=True, help="a SavedModel directory (a version)")
+  parser.add_argument("--data-dir", required=True, help="prepare-data output")
+  parser.add_argument("--split", default="test", choices=contract.SPLITS, help="default: test")
+  args = parser.parse_args(argv)
+  if not os.path.exists(os.path.join(args.model_dir, "saved_model.pb")):
+    parser.exit(1, f"error: --model-dir {args.model_dir} holds no saved_model.pb; give a "
+                "version directory, e.g. SERVING_DIR/<version>\n")
+  from trainer_module.inputs import split_files  # pylint: disable=import-outside-toplevel
+  print(json.dumps(score(args.model_dir, split_files(args.data_dir, args.split)), indent=1))
+
+
+if __name__ == "__main__":
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Before TensorFlow loads.
+  main()
