@@ -22,7 +22,7 @@ DATASET_DEFAULTS: Dict[str, Dict[str, Any]] = {
         "train_steps": 4400, "learning_rate": 2e-3, "lr_schedule": "cosine",
         "warmup_steps": 100, "augment_flip": True}},
     "mnist": {"accuracy_threshold": 0.985, "hparams": {
-        "train_steps": 1650, "learning_rate": 2e-3, "lr_schedule": "cosine",
+        "train_steps": 1380, "learning_rate": 2e-3, "lr_schedule": "cosine",
         "warmup_steps": 100, "augment": True}},
 }
 

@@ -29,12 +29,23 @@ def separable_images(labels: np.ndarray, seed: int = 0) -> np.ndarray:
   return images
 
 
+def stripe_images(labels: np.ndarray, seed: int = 0) -> np.ndarray:
+  """Like `separable_images`, but class k is a bright horizontal band (rows 4+2k, 5+2k):
+  unchanged by left-right mirroring, so it stays separable under flip augmentation."""
+  rng = np.random.default_rng(seed)
+  images = rng.integers(0, 60, size=(len(labels), 28, 28), dtype=np.uint8)
+  for i, label in enumerate(labels):
+    images[i, 4 + 2 * int(label):6 + 2 * int(label), 4:24] = 255
+  return images
+
+
 def write_dataset(directory: str, n_train: int = 40, n_eval: int = 20, gz: bool = False,
                   seed: int = 0, eval_label: Optional[int] = None,
-                  image_size: int = 28) -> Tuple[np.ndarray, np.ndarray]:
+                  image_size: int = 28, stripes: bool = False) -> Tuple[np.ndarray, np.ndarray]:
   """Writes the four IDX files of a tiny separable dataset; returns (train, test) labels.
 
-  `eval_label` plants that (possibly invalid) label in the test set;
+  `eval_label` plants that (possibly invalid) label in the test set; `stripes`
+  draws `stripe_images` instead of `separable_images`;
   `image_size` other than 28 writes wrongly sized train images.
   """
   os.makedirs(directory, exist_ok=True)
@@ -44,7 +55,7 @@ def write_dataset(directory: str, n_train: int = 40, n_eval: int = 20, gz: bool 
     labels = (np.arange(n) % contract.NUM_CLASSES).astype(np.uint8)
     rng.shuffle(labels)
     suffix = ".gz" if gz else ""
-    images = separable_images(labels, seed)
+    images = (stripe_images if stripes else separable_images)(labels, seed)
     if split == "test" and eval_label is not None:
       labels[n // 2] = eval_label
     if split == "train" and image_size != 28:
