@@ -9,7 +9,7 @@ with building `tf.train.Example` objects one by one.
 """
 
 import zlib
-from typing import Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import apache_beam as beam
 import numpy as np
@@ -82,8 +82,20 @@ def split_mask(rows: np.ndarray, split: str) -> np.ndarray:
   """Which serialized-example rows, read from `split`'s file set, belong to `split`."""
   if contract.SPLIT_SOURCE[split] != "train":
     return np.ones(len(rows), bool)
-  validation = np.fromiter((in_validation(row[_IMAGE_AT]) for row in rows), bool, len(rows))
+  validation = _validation_mask(rows)
   return validation if split == "validation" else ~validation
+
+
+def _validation_mask(rows: np.ndarray) -> np.ndarray:
+  return np.fromiter((in_validation(row[_IMAGE_AT]) for row in rows), bool, len(rows))
+
+
+def rows_by_split(rows: np.ndarray, idx_set: str) -> Dict[str, np.ndarray]:
+  """A chunk of `idx_set`'s serialized-example rows, by output split (each image hashed once)."""
+  if idx_set != "train":
+    return {split: rows for split, source in contract.SPLIT_SOURCE.items() if source == idx_set}
+  validation = _validation_mask(rows)
+  return {"train": rows[~validation], "validation": rows[validation]}
 
 
 def example_in_split(example: bytes, split: str) -> bool:

@@ -22,7 +22,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.data import contract, idx, tfrecord
 from pipeline.data.examples import (DEFAULT_CHUNK_SIZE, chunk_count, plan_reads, read_rows,
-                                    split_mask)
+                                    rows_by_split)
 from pipeline.data.files import current_umask, remove_dead_staging, write_atomically
 
 _LOG = logging.getLogger(__name__)
@@ -94,28 +94,23 @@ def plan_work(pairs: Dict[str, idx.IdxPair], chunk_size: int) -> List[Work]:
           for index in plan_reads(pair, chunk_size)]
 
 
-def write_work(work: Work, out_dir: str, chunk_size: int) -> List[Tuple[str, int]]:
-  """Writes the shards of one work element, one per split drawn from it.
-
-  Returns (split, examples written) per shard.
+def write_work(work: Work, out_dir: str, chunk_size: int) -> List[str]:
+  """Writes the shards of one work element, one per split drawn from it; returns their paths.
 
   A list, not a generator: Beam's compiled DoFn runner prints the traceback of
   an exception raised inside a generator straight to stderr.
   """
   idx_set, pair, index = work
   total = chunk_count(pair, chunk_size)
-  splits = [s for s in contract.SPLITS if contract.SPLIT_SOURCE[s] == idx_set]
   written = []
   for i, rows in read_rows(pair, index, chunk_size):
-    for split in splits:
-      kept = rows[split_mask(rows, split)]
-      _write_rows(out_dir, split, i, total, kept)
+    for split, kept in rows_by_split(rows, idx_set).items():
+      written.append(_write_rows(out_dir, split, i, total, kept))
       # The split sizes depend on the hash of every image, so each shard records its own
       # count; the driver adds them up. No Beam aggregation: DaskRunner's CombinePerKey
       # dropped partial sums here.
       write_atomically(FileSystems.join(out_dir, f"{_COUNT_PREFIX}{split}-{i:05d}"),
                        str(len(kept)).encode())
-      written.append((split, len(kept)))
   return written
 
 
