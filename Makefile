@@ -15,7 +15,8 @@ BASE_IMAGE ?= python:3.10-slim
 PYTHON310 ?= $(shell for p in python3.10 $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10*/bin/python3.10; do \
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { command -v "$$p"; break; }; done)
 
-.PHONY: venv run fetch prepare test test-real test-all bench lock compile image experiments clean
+.PHONY: venv run fetch prepare test test-real test-all bench lock compile image experiments clean \
+	lint wipe-output
 
 venv: $(VENV)/.synced
 
@@ -37,7 +38,10 @@ fetch: venv
 	$(PY) -m pipeline fetch-data --dataset $(DATASET)
 
 prepare: venv
-	$(PY) -m pipeline prepare-data --dataset $(DATASET) --output output/tfrecords/$(DATASET)
+	$(PY) -m pipeline prepare-data --dataset $(DATASET) --output output/tfrecords/$(DATASET) $(ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
 
 test: venv
 	$(PY) -m pytest -q -m "not real_data" $(ARGS)
@@ -66,5 +70,12 @@ image:
 	  set -x; docker build --build-arg BASE_IMAGE=$(BASE_IMAGE) -t $(IMAGE) . ; \
 	else echo "error: no container engine: install podman (apt-get install podman) or start docker" >&2; exit 1; fi
 
-clean:
-	rm -rf output .pytest_cache
+# What failed or killed runs left behind; pushed models and ML Metadata are kept.
+clean: venv
+	$(PY) -m pipeline clean --output-root output
+	rm -rf .pytest_cache
+
+# Everything under output/: pushed models, ML Metadata, artifacts, reports, experiments.
+wipe-output:
+	@echo "deleting output/ (pushed models, ML Metadata, pipeline artifacts, reports, experiments)"
+	rm -rf output

@@ -7,12 +7,17 @@ sibling, `<base>/.partial-<pid>-<version>`, that TF Serving ignores (version
 directories are numbers), then renames it into place. The next Pusher execution,
 blessed or not, removes partial copies whose process is gone. Blessing checks, the
 `pushed` MLMD properties and the version layout are TFX's own.
+
+Each version carries a record of the model artifact it came from (`PUSH_RECORD`):
+when the newest version already holds the model being pushed (a rerun with nothing
+changed), nothing is published, so TF Serving does not load the same model again.
 """
 
+import json
 import logging
 import os
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from tfx import types
 from tfx.components.pusher import executor as pusher_executor
@@ -23,7 +28,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 from tfx.v1.components import Pusher
 
-from pipeline.config import PARTIAL_PUSH_PREFIX
+from pipeline.layout import PARTIAL_PUSH_PREFIX, PUSH_RECORD
 from pipeline.data.files import is_remote, remove_dead_staging
 
 _LOG = logging.getLogger(__name__)
@@ -31,14 +36,52 @@ _LOG = logging.getLogger(__name__)
 PAUSE_ENV = "MNIST_TFX_TEST_PUSH_PAUSE_S"
 
 
-def push_atomically(model_path: str, base: str) -> str:
-  """Copies a SavedModel to `base/<unix time>/` via a hidden sibling; returns the version."""
+# Set on the PushedModel artifact when nothing was pushed because the newest version
+# already holds this model: that version's directory.
+ALREADY_PUSHED_KEY = "already_pushed_as"
+
+
+def model_record(model: types.Artifact) -> Dict[str, Any]:
+  """What identifies a model artifact across runs: its ML Metadata id and its URI."""
+  return {"model_artifact_id": model.id, "model_uri": model.uri.rstrip("/")}
+
+
+def newest_version(base: str) -> Optional[str]:
+  """The newest numeric version directory under `base`, as TF Serving would pick it."""
+  if not fileio.exists(base):
+    return None
+  versions = [name.rstrip("/") for name in fileio.listdir(base) if name.rstrip("/").isdigit()]
+  return max(versions, key=int) if versions else None
+
+
+def already_pushed(base: str, record: Dict[str, Any]) -> Optional[str]:
+  """The newest version's directory if it came from the model `record` describes, else None."""
+  version = newest_version(base)
+  path = os.path.join(base, version, PUSH_RECORD) if version else None
+  if not path or not fileio.exists(path):
+    return None
+  with fileio.open(path, "r") as f:
+    pushed = json.loads(f.read())
+  same = (pushed.get("model_artifact_id") == record["model_artifact_id"] if record[
+      "model_artifact_id"] else pushed.get("model_uri") == record["model_uri"])
+  return os.path.join(base, version) if same else None
+
+
+def push_atomically(model_path: str, base: str, record: Optional[Dict[str, Any]] = None) -> str:
+  """Copies a SavedModel to `base/<unix time>/` via a hidden sibling; returns the version.
+
+  `record`, when given, is written into the version as `PUSH_RECORD` (TF Serving
+  ignores files it does not know).
+  """
   version = int(time.time())
   while fileio.exists(os.path.join(base, str(version))):
     version += 1  # Two pushes in one second: the later one gets the next number.
   partial = os.path.join(base, f"{PARTIAL_PUSH_PREFIX}{os.getpid()}-{version}")
   try:
     io_utils.copy_dir(model_path, partial)
+    if record is not None:
+      with fileio.open(os.path.join(partial, PUSH_RECORD), "w") as f:
+        f.write(json.dumps({**record, "version": version}, sort_keys=True))
     if os.environ.get(PAUSE_ENV):
       _LOG.warning("test hook: pausing %s s before publishing %s", os.environ[PAUSE_ENV],
                    partial)
@@ -68,8 +111,16 @@ class Executor(pusher_executor.Executor):
     if not self.CheckBlessing(input_dict):
       self._MarkNotPushed(model_push)
       return
+    record = model_record(artifact_utils.get_single_instance(
+        input_dict[standard_component_specs.MODEL_KEY]))
+    existing = already_pushed(base, record)
+    if existing:
+      _LOG.info("not pushed: the newest version, %s, already holds this model", existing)
+      self._MarkNotPushed(model_push)
+      model_push.set_string_custom_property(ALREADY_PUSHED_KEY, existing)
+      return
     model_path = self.GetModelPath(input_dict)
-    version = push_atomically(model_path, base)
+    version = push_atomically(model_path, base, record)
     _LOG.info("pushed %s to %s", model_path, os.path.join(base, version))
     io_utils.copy_dir(model_path, model_push.uri)
     self._MarkPushed(model_push, pushed_destination=os.path.join(base, version),

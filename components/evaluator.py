@@ -7,6 +7,7 @@ parameter; the executor builds the EvalConfig from it (`make_eval_config`),
 so the threshold lives in one place.
 """
 
+import logging
 from typing import Any, Dict, List, Union
 
 import tensorflow_model_analysis as tfma
@@ -21,6 +22,9 @@ from tfx.utils import json_utils, proto_utils
 from pipeline.data.contract import LABEL_KEY
 
 ACCURACY_THRESHOLD_KEY = "accuracy_threshold"
+# Set on the blessing when the Resolver offered the candidate itself as the baseline.
+SELF_BASELINE_KEY = "baseline_was_candidate"
+_LOG = logging.getLogger(__name__)
 
 
 def make_eval_config(accuracy_threshold: float) -> tfma.EvalConfig:
@@ -61,12 +65,36 @@ def apply_accuracy_threshold(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
   return properties
 
 
+def is_self_baseline(input_dict: Dict[str, List[types.Artifact]]) -> bool:
+  """True when the baseline offered is the candidate model itself.
+
+  On a rerun with nothing changed the Trainer is cached, so the latest blessed
+  model (the Resolver's output) is the very model being evaluated. Comparing it
+  with itself says nothing.
+  """
+  baseline = input_dict.get(specs.BASELINE_MODEL_KEY) or []
+  candidate = input_dict.get(specs.MODEL_KEY) or []
+  if not baseline or not candidate:
+    return False
+  if baseline[0].id and candidate[0].id:
+    return baseline[0].id == candidate[0].id
+  return baseline[0].uri.rstrip("/") == candidate[0].uri.rstrip("/")
+
+
 class Executor(evaluator_executor.Executor):
-  """TFX's Evaluator executor, after `apply_accuracy_threshold`."""
+  """TFX's Evaluator executor, after `apply_accuracy_threshold`, never comparing the
+  candidate with itself."""
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
+    self_baseline = is_self_baseline(input_dict)
+    if self_baseline:
+      _LOG.info("the candidate is already the latest blessed model: evaluating it on its own, "
+                "not against itself")
+      input_dict = {**input_dict, specs.BASELINE_MODEL_KEY: []}
     super().Do(input_dict, output_dict, apply_accuracy_threshold(exec_properties))
+    for blessing in output_dict[specs.BLESSING_KEY]:
+      blessing.set_int_custom_property(SELF_BASELINE_KEY, int(self_baseline))
 
 
 class Evaluator(base_beam_component.BaseBeamComponent):

@@ -9,9 +9,9 @@ import argparse
 from typing import List, Optional
 
 from pipeline import commands
-from pipeline.config import DATASET_DEFAULTS
+from pipeline.config import ACCURACY_THRESHOLDS
 from pipeline.data import contract
-from trainer_module import hparams as hp
+from trainer_module import defaults, hparams as hp
 
 _EPILOG = f"""examples:
   python -m pipeline fetch-data --dataset fashion_mnist
@@ -49,19 +49,33 @@ def _beam_arg(p: argparse.ArgumentParser, default: str) -> None:
                  "e.g. --beam-arg=--runner=DataflowRunner")
 
 
+class _Parser(argparse.ArgumentParser):
+  """Usage errors in one line, pointing at --help, instead of the whole usage first."""
+
+  def error(self, message: str):
+    self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _verbose_arg(p: argparse.ArgumentParser, default=False) -> None:
+  p.add_argument("-v", "--verbose", action="store_true", default=default,
+                 help="this project's debug lines and every library's info lines")
+
+
 def build_parser() -> argparse.ArgumentParser:
-  """The `python -m pipeline` argument parser."""
-  parser = argparse.ArgumentParser(
+  """The `python -m pipeline` argument parser; -v works before or after the command."""
+  parser = _Parser(
       prog="python -m pipeline", epilog=_EPILOG,
       formatter_class=argparse.RawDescriptionHelpFormatter,
       description="MNIST / Fashion-MNIST TFX pipeline with a custom Estimator trainer.")
-  parser.add_argument("-v", "--verbose", action="store_true",
-                      help="this project's debug lines and every library's info lines")
+  _verbose_arg(parser)
   sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
   _add_data_commands(sub)
   _add_pipeline_commands(sub)
   _add_submit_command(sub)
   _add_experiment_command(sub)
+  for command in sub.choices.values():
+    # SUPPRESS: an unset -v after the command keeps the one given before it.
+    _verbose_arg(command, default=argparse.SUPPRESS)
   return parser
 
 
@@ -113,8 +127,10 @@ def _add_pipeline_commands(sub) -> None:
   cln = sub.add_parser("clean", help="remove what killed or failed runs left behind",
                        description="Marks executions a killed run left RUNNING as FAILED, "
                        "then deletes the outputs of failed executions that nothing read, and "
-                       "partial pushes. Refuses while a run is using --output-root.")
-  _dataset_arg(cln, default="fashion_mnist", help="which pipeline (default: fashion_mnist)")
+                       "partial pushes. Never touches pushed models, ML Metadata or the "
+                       "outputs of successful runs. Refuses while a run is using --output-root.")
+  _dataset_arg(cln, help="only this dataset's pipeline (default: every pipeline under "
+               "--output-root)")
   cln.add_argument("--output-root", default="output", help="default: ./output")
 
   comp = sub.add_parser(
@@ -154,24 +170,19 @@ def _add_experiment_command(sub) -> None:
       "experiment", help="train a grid of datasets x models x settings; check the workshop's claims",
       description="Trains every combination through the pipeline's trainer code, on TFRecords "
       "prepared once per dataset (validation split for the curves, test split for the final "
-      "score), then writes OUTPUT/results.csv, OUTPUT/results.md (table and the three claims "
-      "with their verdicts) and one PNG per claim. Every run's TensorBoard logdir, with the "
-      "HParams dashboard, is under OUTPUT/runs. Rerunning skips finished runs and resumes an "
-      "interrupted one from its last checkpoint.")
-  exp.add_argument("--datasets", nargs="+", choices=sorted(contract.CLASS_NAMES),
-                   default=["mnist", "fashion_mnist"], help="default: mnist fashion_mnist")
-  exp.add_argument("--models", nargs="+", choices=hp.MODEL_NAMES, default=list(hp.MODEL_NAMES),
-                   help="default: all three")
-  exp.add_argument("--train-steps", nargs="+", type=int, default=[2000], help="default: 2000")
-  exp.add_argument("--learning-rate", nargs="+", type=float, default=[1e-3],
-                   help="Adam's (peak) learning rate; default: 0.001")
-  exp.add_argument("--lr-schedule", nargs="+", choices=hp.LR_SCHEDULES, default=["constant"],
-                   help="default: constant, as in the workshop")
-  exp.add_argument("--batch-size", type=int, default=100, help="default: 100")
-  exp.add_argument("--checkpoints", type=int, default=10,
-                   help="evaluations on the validation split per run (default: 10)")
-  exp.add_argument("--output", default="output/experiments",
-                   help="default: ./output/experiments")
+      "score), then writes OUTPUT_ROOT/experiments/results.csv, results.md (table and the three "
+      "claims with their verdicts) and one PNG per claim. Every hyperparameter flag of `run` "
+      "is here, with the same defaults; give several values to multiply the grid. Every "
+      "run's TensorBoard logdir, with the HParams dashboard, is under "
+      "OUTPUT_ROOT/experiments/runs. Rerunning skips finished runs and resumes an interrupted "
+      "one from its last checkpoint.",
+      epilog="the workshop's conditions: --learning-rate 0.001 --lr-schedule constant "
+      "--warmup-steps 0 --no-augment --no-augment-flip")
+  _dataset_arg(exp, nargs="+", default=["mnist", "fashion_mnist"],
+               help="default: mnist fashion_mnist")
+  hp.add_flags(exp, defaults.per_dataset_fields(), multi=True)
+  exp.add_argument("--output-root", default="output",
+                   help="results go to OUTPUT_ROOT/experiments (default: ./output)")
   exp.add_argument("--data-dir", action="append", default=[], metavar="DATASET=DIR",
                    help="IDX directory of a dataset instead of fetching it; repeatable")
   _add_cache_arg(exp)
@@ -200,10 +211,12 @@ def _add_submit_command(sub) -> None:
 
 def _pipeline_args(p: argparse.ArgumentParser) -> None:
   """Flags shared by `run` and `compile`; unset ones take the dataset's defaults."""
-  _dataset_arg(p, default="fashion_mnist", help="which dataset (default: fashion_mnist)")
-  hp.add_flags(p, {d: v["hparams"] for d, v in DATASET_DEFAULTS.items()})
+  _dataset_arg(p, default=defaults.DEFAULT_DATASET,
+               help=f"which dataset (default: {defaults.DEFAULT_DATASET})")
+  hp.add_flags(p, defaults.per_dataset_fields())
   p.add_argument("--accuracy-threshold", type=float,
-                 help="Evaluator blesses only at or above this test accuracy (dataset default)")
+                 help="Evaluator blesses only at or above this test accuracy (default: " +
+                 ", ".join(f"{d} {v}" for d, v in sorted(ACCURACY_THRESHOLDS.items())) + ")")
 
 
 def main(argv: Optional[List[str]] = None, as_program: bool = False) -> None:

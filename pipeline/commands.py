@@ -7,17 +7,21 @@ after that, inside the runners.
 
 import argparse
 import errno
+import os
 import signal
 import sys
 from typing import NoReturn, Tuple
 
 from pipeline import checks
-from pipeline.config import DATASET_DEFAULTS, KFP_TARGET_FILES, VertexTraining, pipeline_name
+from pipeline.console import loading
+from pipeline.config import ACCURACY_THRESHOLDS, KFP_TARGET_FILES, VertexTraining
+from pipeline import layout
+from pipeline.layout import pipeline_name
 from pipeline.data.fetch import FetchError
 from pipeline.data.idx import IdxError
 from pipeline.runners import recovery
 from pipeline.runners.submit import SubmitError
-from trainer_module import hparams as hp
+from trainer_module import defaults, hparams as hp
 
 EXIT_ERROR = 1
 EXIT_NOT_BLESSED = 3
@@ -32,7 +36,9 @@ def own_process(verbose: bool) -> None:
   options and re-parses them with absl, where `-v` means `--verbosity`: our
   flags would break or change every Beam component. They are parsed already.
   """
+  from pipeline import stderr_filter  # pylint: disable=import-outside-toplevel
   from pipeline.console import setup_console  # pylint: disable=import-outside-toplevel
+  stderr_filter.install()
   setup_console(verbose)
   del sys.argv[1:]
   # SIGTERM (kill, a pod being stopped) unwinds like Ctrl-C, so staging directories and
@@ -92,9 +98,8 @@ def _fail(message: str, status: int = EXIT_ERROR) -> NoReturn:
 
 def _settings(args: argparse.Namespace) -> Tuple[hp.HParams, float]:
   """Hyperparameters and accuracy threshold: flags over the dataset's defaults, checked."""
-  defaults = DATASET_DEFAULTS[args.dataset]
-  hparams = hp.from_flags(args, dataset=args.dataset, **defaults["hparams"])
-  threshold = (defaults["accuracy_threshold"] if args.accuracy_threshold is None
+  hparams = defaults.resolve(args.dataset, hp.flag_values(args))
+  threshold = (ACCURACY_THRESHOLDS[args.dataset] if args.accuracy_threshold is None
                else args.accuracy_threshold)
   if not 0 <= threshold <= 1:
     raise hp.InvalidSetting("accuracy_threshold", f"must be in [0, 1], got {threshold!r}")
@@ -130,6 +135,9 @@ def _fetch_data(args: argparse.Namespace) -> None:
 def _prepare_data(args: argparse.Namespace) -> None:
   if args.data_dir:
     checks.check_data_dir(args.data_dir)
+  if os.path.lexists(args.output) and not args.overwrite:  # Before any work, not after it.
+    raise FileExistsError(f"{args.output} already exists; pass --overwrite to replace it")
+  loading("Apache Beam")
   from pipeline.data import prepare  # pylint: disable=import-outside-toplevel
   data_dir = args.data_dir or _fetch(args)
   counts = prepare.prepare_data(data_dir, args.output,
@@ -152,6 +160,7 @@ def _run(args: argparse.Namespace) -> None:
 def _run_locked(args: argparse.Namespace, hparams: hp.HParams, threshold: float,
                 data_dir: str, output_root: str):
   """Runs and reports; a failed component becomes one line and exit status 1."""
+  loading("TensorFlow and TFX")
   from pipeline.runners import local  # pylint: disable=import-outside-toplevel
   config = local.local_config(hparams, threshold, data_dir, output_root, args.beam_arg)
   try:
@@ -185,9 +194,14 @@ def _interrupt_inside(error: BaseException):
 
 def _clean(args: argparse.Namespace) -> None:
   output_root = checks.check_output_dir(args.output_root, "--output-root")
-  with recovery.exclusive_run(output_root, pipeline_name(args.dataset)):
-    count, freed = recovery.clean(output_root, pipeline_name(args.dataset))
-  print(f"removed {count} unused output(s) of failed runs, {freed / 1e6:.1f} MB")
+  names = [pipeline_name(args.dataset)] if args.dataset else layout.pipeline_names_under(
+      output_root)
+  if not names:
+    print(f"nothing to clean: no pipeline has run under {output_root}")
+  for name in names:
+    with recovery.exclusive_run(output_root, name):
+      count, freed = recovery.clean(output_root, name)
+    print(f"{name}: removed {count} unused output(s) of failed runs, {freed / 1e6:.1f} MB")
 
 
 def _compile(args: argparse.Namespace) -> None:
@@ -201,6 +215,7 @@ def _compile(args: argparse.Namespace) -> None:
     vertex = VertexTraining(project=args.vertex_project, image=image, region=args.vertex_region,
                             machine_type=args.vertex_machine_type,
                             workers=args.vertex_workers, ps=args.vertex_ps)
+  loading("TFX")
   from pipeline.runners import kubeflow  # pylint: disable=import-outside-toplevel
   config = kubeflow.kfp_config(hparams, threshold, args.output_root, args.data_dir, vertex,
                                args.beam_arg)
@@ -226,21 +241,23 @@ def _experiment_data_dirs(pairs) -> dict:
   dirs = {}
   for pair in pairs:
     dataset, sep, path = pair.partition("=")
-    if not sep or dataset not in DATASET_DEFAULTS:
+    if not sep or dataset not in defaults.TRAINING_DEFAULTS:
       raise checks.UsageError(f"--data-dir {pair!r}: write it as DATASET=DIR, DATASET one of "
-                              f"{', '.join(sorted(DATASET_DEFAULTS))}")
+                              f"{', '.join(sorted(defaults.TRAINING_DEFAULTS))}")
     dirs[dataset] = checks.check_data_dir(path, f"--data-dir {dataset}=")
   return dirs
 
 
 def _experiment(args: argparse.Namespace) -> None:
   from pipeline.experiments import grid  # pylint: disable=import-outside-toplevel
-  cells = grid.make_grid(args.datasets, args.models, args.train_steps, args.learning_rate,
-                         args.lr_schedule, batch_size=args.batch_size,
-                         checkpoints=args.checkpoints, keep_checkpoint_max=1)
+  varied = {field: value if isinstance(value, list) else [value]
+            for field, value in hp.flag_values(args).items() if field != "model"}
+  cells = grid.make_grid(args.dataset, args.model or list(hp.MODEL_NAMES), varied)
   data_dirs = _experiment_data_dirs(args.data_dir)
-  output = checks.check_output_dir(args.output, "--output")
+  output = os.path.join(checks.check_output_dir(args.output_root, "--output-root"),
+                        "experiments")
   timeouts = _timeouts(args)
+  loading("TensorFlow and Apache Beam")
   from pipeline.data import datasets, fetch, prepare  # pylint: disable=import-outside-toplevel
   from pipeline.experiments.run import run_experiment  # pylint: disable=import-outside-toplevel
 

@@ -10,21 +10,15 @@ import os
 from typing import Any, Dict, List, Optional, Tuple
 
 from pipeline.data.datasets import get_dataset
+from pipeline.layout import pipeline_name, pipeline_root_under, serving_root_under
 from trainer_module.hparams import HParams, InvalidSetting
 
 # The committed TFDV schema (labels 0..9, one image and one label per example).
 SCHEMA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "schema.pbtxt")
 
-# Per-dataset defaults: the Evaluator's bound, and training settings chosen by their
-# accuracy on the validation split (README, "Accuracy targets"). Flags override each.
-DATASET_DEFAULTS: Dict[str, Dict[str, Any]] = {
-    "fashion_mnist": {"accuracy_threshold": 0.90, "hparams": {
-        "train_steps": 4400, "learning_rate": 2e-3, "lr_schedule": "cosine",
-        "warmup_steps": 100, "augment_flip": True}},
-    "mnist": {"accuracy_threshold": 0.985, "hparams": {
-        "train_steps": 1380, "learning_rate": 2e-3, "lr_schedule": "cosine",
-        "warmup_steps": 100, "augment": True}},
-}
+# The Evaluator's bound on test accuracy, per dataset (README, "Accuracy targets"); the
+# training defaults are trainer_module.defaults.TRAINING_DEFAULTS. Flags override each.
+ACCURACY_THRESHOLDS: Dict[str, float] = {"fashion_mnist": 0.90, "mnist": 0.985}
 
 
 # Kubeflow compile target -> the file `compile` writes for it (and `submit` reads):
@@ -114,11 +108,6 @@ class PipelineConfig:
     return pipeline_name(self.dataset)
 
 
-def pipeline_name(dataset: str) -> str:
-  """The pipeline's name for a dataset, e.g. `mnist-tfx-fashion-mnist`."""
-  return f"mnist-tfx-{dataset.replace('_', '-')}"
-
-
 def config_under_root(hparams: HParams, accuracy_threshold: float, output_root: str,
                       data_dir: str, beam_args: Tuple[str, ...],
                       vertex_training: Optional[VertexTraining] = None) -> PipelineConfig:
@@ -134,18 +123,3 @@ def config_under_root(hparams: HParams, accuracy_threshold: float, output_root: 
       serving_dir=f"{serving_root_under(output_root, name)}/{hparams.model}",
       beam_args=tuple(beam_args),
       vertex_training=vertex_training)
-
-
-def pipeline_root_under(output_root: str, name: str) -> str:
-  """Where a pipeline's artifacts live under an output root."""
-  return f"{output_root.rstrip('/')}/pipelines/{name}"
-
-
-# Pushes are copied to `<serving dir>/<PARTIAL_PUSH_PREFIX><pid>-<version>` first, then
-# renamed to `<version>` (components/atomic_pusher.py); TF Serving loads numbers only.
-PARTIAL_PUSH_PREFIX = ".partial-"
-
-
-def serving_root_under(output_root: str, name: str) -> str:
-  """Where a pipeline's pushed models live, one directory per model, under an output root."""
-  return f"{output_root.rstrip('/')}/serving_model/{name}"

@@ -100,3 +100,8 @@ def setup_console(verbose: bool) -> None:
     # urllib3 warns on each retry of a refused connection; `submit` reports the failure once.
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
+
+
+def loading(what: str) -> None:
+  """Says, at once, what the next 20-40 silent seconds are spent on."""
+  print(f"loading {what} (20-40 s on a 2-core machine)...", file=sys.stderr, flush=True)

@@ -148,6 +148,7 @@ _FLAG_HELP = {
     "model": "architecture",
     "train_steps": "training batches",
     "eval_steps": "batches per evaluation",
+    "checkpoints": "checkpoints, each evaluated on the validation split, over a run",
     "batch_size": "examples per batch",
     "learning_rate": "Adam learning rate",
     "dropout": "dropout rate (default: the architecture's own)",
@@ -173,11 +174,12 @@ def flag_name(field: str) -> str:
   return field if field.isupper() else "--" + field.replace("_", "-")
 
 
-def add_flags(parser, per_dataset: Optional[Mapping[str, Mapping[str, Any]]]) -> None:
+def add_flags(parser, per_dataset: Mapping[str, Mapping[str, Any]], multi: bool = False) -> None:
   """Adds a flag per settable field to an argparse parser; unset flags stay None.
 
   `per_dataset` maps dataset -> field defaults that replace the field's own
-  (the help lists them); None instead makes --train-steps required.
+  (the help lists them). With `multi`, every flag but the on/off switches takes
+  one or more values (an experiment grid multiplies them).
   """
   for field, text in _FLAG_HELP.items():
     kwargs: Dict[str, Any] = {"default": None}
@@ -186,11 +188,11 @@ def add_flags(parser, per_dataset: Optional[Mapping[str, Mapping[str, Any]]]) ->
     elif field in _SWITCHES:
       kwargs["action"] = argparse.BooleanOptionalAction
     else:
-      kwargs["type"] = int if field.endswith(("_steps", "_size")) else float
-    by_dataset = {d: v[field] for d, v in (per_dataset or {}).items() if field in v}
-    if field == "train_steps" and per_dataset is None:
-      kwargs["required"] = True
-    elif by_dataset:
+      kwargs["type"] = int if field.endswith(("_steps", "_size", "checkpoints")) else float
+    if multi and field not in _SWITCHES:
+      kwargs["nargs"] = "+"
+    by_dataset = {d: v[field] for d, v in per_dataset.items() if field in v}
+    if by_dataset:
       others = "" if len(by_dataset) == len(per_dataset) else (
           f", otherwise {_FIELD_DEFAULTS[field]}")
       text += (" (default: " + ", ".join(f"{d} {v}" for d, v in sorted(by_dataset.items()))
@@ -200,8 +202,11 @@ def add_flags(parser, per_dataset: Optional[Mapping[str, Mapping[str, Any]]]) ->
     parser.add_argument(flag_name(field), help=text, **kwargs)
 
 
+def flag_values(args) -> Dict[str, Any]:
+  """The fields whose flags were set, and their parsed values."""
+  return {f: getattr(args, f) for f in _FLAG_HELP if getattr(args, f) is not None}
+
+
 def from_flags(args, **defaults: Any) -> HParams:
   """HParams from parsed flags; a flag left unset takes `defaults`, then the field's default."""
-  values = dict(defaults)
-  values.update({f: getattr(args, f) for f in _FLAG_HELP if getattr(args, f) is not None})
-  return HParams(**values)
+  return HParams(**{**defaults, **flag_values(args)})

@@ -1,9 +1,10 @@
 """Standalone training without TFX, on what `prepare-data` writes.
 
-  python -m trainer_module.task --data-dir out/tfr --train-steps 1000 \\
-      --export-dir out/models [--model cnn] [--dataset fashion_mnist] [--job-dir out/job]
+  python -m trainer_module.task --data-dir out/tfr --dataset fashion_mnist \\
+      --export-dir out/models [--model cnn] [--train-steps 1000] [--job-dir out/job]
 
-Reuses the same functions as the TFX `run_fn`; useful for debugging and for
+Reuses the same functions and defaults (trainer_module.defaults) as the TFX
+`run_fn` and `python -m pipeline run`; useful for debugging and for
 cloud training jobs. In a TF_CONFIG cluster every task runs it with the same
 flags (`python -m trainer_module.cluster` starts one on this machine); the chief
 exports. The SavedModel goes to EXPORT_DIR/<version>/, the layout TF Serving
@@ -20,7 +21,7 @@ from typing import List, Optional
 
 from pipeline.data import contract
 from pipeline.data.files import is_remote
-from trainer_module import hparams as hp
+from trainer_module import defaults, hparams as hp
 from trainer_module.distribution import (ClusterRole, check_distribution, cluster_role,
                                          make_strategy)
 
@@ -32,9 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(prog="python -m trainer_module.task",
                               description=__doc__.split("\n\n")[0].strip())
   p.add_argument("--data-dir", required=True, help="prepare-data output (Split-train, Split-validation)")
-  hp.add_flags(p, per_dataset=None)
+  hp.add_flags(p, defaults.per_dataset_fields())
   p.add_argument("--dataset", choices=sorted(contract.CLASS_NAMES),
-                 help="names the classes in the classification signature (default: digits)")
+                 default=defaults.DEFAULT_DATASET,
+                 help="what --data-dir holds: picks the training defaults and names the classes "
+                 "in the serving signature, as `python -m pipeline run` does (default: "
+                 "%(default)s)")
   p.add_argument("--export-dir", required=True,
                  help="base directory; the SavedModel goes to EXPORT_DIR/<version>/")
   p.add_argument("--job-dir", help="checkpoints and TensorBoard summaries "
@@ -104,11 +108,14 @@ def main(argv: Optional[List[str]] = None, configure_logging: bool = False) -> N
   """
   args = build_parser().parse_args(argv)
   if configure_logging:
-    from pipeline.console import setup_console  # pylint: disable=import-outside-toplevel
+    from pipeline import stderr_filter  # pylint: disable=import-outside-toplevel
+    from pipeline.console import loading, setup_console  # pylint: disable=import-outside-toplevel
+    stderr_filter.install()
     setup_console(args.verbose)
+    loading("TensorFlow")
   args.job_dir = args.job_dir or os.path.abspath(args.export_dir) + "-job"
   try:
-    hparams = hp.from_flags(args, dataset=args.dataset)
+    hparams = defaults.resolve(args.dataset, hp.flag_values(args))
     role = cluster_role()
     check_distribution(hparams.distribute, role)
     check_paths(args.data_dir, args.export_dir, args.job_dir, hparams.train_steps,

@@ -74,7 +74,7 @@ def prepare_data(data_dir: str, output: str, beam_args: Sequence[str] = DEFAULT_
   except BaseException:
     shutil.rmtree(staging, ignore_errors=True)
     raise
-  _LOG.info("wrote %s to %s", counts, output)
+  _LOG.debug("wrote %s to %s", counts, output)  # The command prints the result.
   return counts
 
 

@@ -1,9 +1,14 @@
-"""The experiment grid: datasets x models x settings, each cell one training run."""
+"""The experiment grid: datasets x models x settings, each cell one training run.
+
+Each cell's hyperparameters resolve exactly as `python -m pipeline run` resolves
+them (trainer_module.defaults): the flags given, then the dataset's defaults.
+"""
 
 import dataclasses
 import itertools
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Mapping, Sequence
 
+from trainer_module import defaults
 from trainer_module.hparams import HParams
 
 # The workshop's grid.
@@ -13,18 +18,17 @@ DEFAULT_MODELS = ("cnn", "cnn_tf_layers", "vgg_like")
 
 @dataclasses.dataclass(frozen=True)
 class Cell:
-  """One training run of the grid; `hparams.dataset` is its dataset."""
+  """One training run of the grid; `hparams.dataset` is its dataset.
+
+  `settings` names what the user set besides dataset and model (the same for
+  every dataset, so the claims can compare datasets at one setting).
+  """
   hparams: HParams
+  settings: str = "defaults"
 
   @property
   def dataset(self) -> str:
     return self.hparams.dataset or ""
-
-  @property
-  def settings(self) -> str:
-    """What varies besides dataset and model, e.g. `2000steps-lr0.001-constant`."""
-    h = self.hparams
-    return f"{h.train_steps}steps-lr{h.learning_rate:g}-{h.lr_schedule}"
 
   @property
   def name(self) -> str:
@@ -39,15 +43,37 @@ class Cell:
             "batch_size": h.batch_size}
 
 
-def make_grid(datasets: Sequence[str], models: Sequence[str], train_steps: Sequence[int],
-              learning_rates: Sequence[float], schedules: Sequence[str],
-              **common: Any) -> List[Cell]:
+def settings_name(values: Mapping[str, Any]) -> str:
+  """A short, directory-safe name for explicitly set values, e.g. `2000steps-lr0.001-constant`."""
+  parts = []
+  for field, value in values.items():
+    if field == "train_steps":
+      parts.append(f"{value}steps")
+    elif field == "learning_rate":
+      parts.append(f"lr{value:g}")
+    elif field == "lr_schedule":
+      parts.append(str(value))
+    elif isinstance(value, bool):
+      parts.append(field if value else f"no-{field}")
+    else:
+      parts.append(f"{field}{value:g}" if isinstance(value, float) else f"{field}{value}")
+  return "-".join(parts) or "defaults"
+
+
+def make_grid(datasets: Sequence[str], models: Sequence[str],
+              varied: Mapping[str, Sequence[Any]]) -> List[Cell]:
   """Every combination, datasets outermost (so each dataset's data is prepared once, first).
 
-  `common` are further HParams fields shared by all cells (batch size, eval steps, ...).
-  Raises InvalidSetting for a value no cell could use.
+  `varied` maps HParams fields to the values to try (one value: fixed for all
+  cells); fields not named take the dataset's defaults. Raises InvalidSetting
+  for a value no cell could use.
   """
-  return [Cell(HParams(dataset=d, model=m, train_steps=s, learning_rate=lr, lr_schedule=sch,
-                       **common))
-          for d, m, s, lr, sch in itertools.product(datasets, models, train_steps,
-                                                    learning_rates, schedules)]
+  fields = [f for f in ("train_steps", "learning_rate", "lr_schedule") if f in varied] + [
+      f for f in varied if f not in ("train_steps", "learning_rate", "lr_schedule")]
+  cells = []
+  for dataset, model in itertools.product(datasets, models):
+    for combo in itertools.product(*(varied[f] for f in fields)):
+      values = dict(zip(fields, combo))
+      cells.append(Cell(defaults.resolve(dataset, {**values, "model": model}),
+                        settings_name(values)))
+  return cells

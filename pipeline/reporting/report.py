@@ -48,7 +48,10 @@ def format_summary(summary: RunSummary, seconds: Dict[str, float],
   lines.append(f"blessed: {blessed}")
   lines += [f"  {check}" for check in summary.failed_checks]
   lines.append(f"baseline: {summary.baseline or 'none (no blessed model before this run)'}")
-  lines.append(f"pushed:  {summary.pushed_to or 'nothing pushed'}")
+  if summary.already_pushed_as:
+    lines.append(f"pushed:  nothing new: {summary.already_pushed_as} already holds this model")
+  else:
+    lines.append(f"pushed:  {summary.pushed_to or 'nothing pushed'}")
   if summary.uris.get("ModelRun"):
     lines.append(f"tensorboard --logdir {summary.uris['ModelRun']}")
   lines.append("wall time per component (state):")

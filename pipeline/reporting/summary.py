@@ -9,6 +9,8 @@ import numpy as np
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
 
+from components.atomic_pusher import ALREADY_PUSHED_KEY
+from components.evaluator import SELF_BASELINE_KEY
 from pipeline.data.contract import LABEL_KEY, NUM_CLASSES
 from trainer_module.hparams import CUSTOM_CONFIG_KEY
 
@@ -29,6 +31,7 @@ class RunSummary:
   failed_checks: List[str] = dataclasses.field(default_factory=list)  # Why not blessed.
   pushed_to: Optional[str] = None
   baseline: Optional[str] = None  # The blessed model compared against, described.
+  already_pushed_as: Optional[str] = None  # The version that already holds this model.
 
   @property
   def reused_everything(self) -> bool:
@@ -86,9 +89,16 @@ def summarize(metadata_path: str) -> RunSummary:
   pushed = artifacts.get("PushedModel")
   if pushed is not None and pushed.custom_properties["pushed"].int_value == 1:
     summary.pushed_to = pushed.custom_properties["pushed_destination"].string_value
+  elif pushed is not None and ALREADY_PUSHED_KEY in pushed.custom_properties:
+    summary.already_pushed_as = pushed.custom_properties[ALREADY_PUSHED_KEY].string_value
   if "ModelEvaluation" in artifacts:
     _read_evaluation(artifacts["ModelEvaluation"].uri, summary)
-  summary.baseline = _describe_baseline(store, in_run)
+  blessing = artifacts.get("ModelBlessing")
+  if blessing is not None and blessing.custom_properties[SELF_BASELINE_KEY].int_value == 1:
+    summary.baseline = ("none: this model is already the latest blessed one, so it was "
+                        "evaluated on its own, not against itself")
+  else:
+    summary.baseline = _describe_baseline(store, in_run)
   return summary
 
 

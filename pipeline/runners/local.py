@@ -12,8 +12,8 @@ from tqdm import tqdm
 
 from pipeline.config import PipelineConfig, config_under_root
 from pipeline.data import contract
+from pipeline.layout import metadata_path, report_dir
 from pipeline.pipeline import create_pipeline
-from pipeline.runners.recovery import metadata_path
 from pipeline.reporting.progress import ComponentProgress
 from pipeline.reporting.report import format_summary, write_report
 from pipeline.reporting.summary import RunSummary, summarize
@@ -32,11 +32,6 @@ def local_config(hparams: HParams, accuracy_threshold: float, data_dir: str, out
   """A config for a local run: absolute paths under `output_root`, in-process Beam."""
   return config_under_root(hparams, accuracy_threshold, os.path.abspath(output_root),
                            os.path.abspath(data_dir), tuple(beam_args or LOCAL_BEAM_ARGS))
-
-
-def report_dir(output_root: str, pipeline_name: str, run_id: str) -> str:
-  """Where a run's report.md and report.png go."""
-  return os.path.join(output_root, "reports", pipeline_name, run_id)
 
 
 def run_local(config: PipelineConfig, output_root: str,

@@ -13,7 +13,8 @@ import os
 import shutil
 from typing import Iterator, List, Tuple
 
-from pipeline.config import PARTIAL_PUSH_PREFIX, pipeline_root_under, serving_root_under
+from pipeline.layout import (PARTIAL_PUSH_PREFIX, metadata_path, pipeline_root_under,
+                             serving_root_under)
 from pipeline.data.files import remove_dead_staging
 
 _LOG = logging.getLogger(__name__)
@@ -45,11 +46,6 @@ def run_lock(lock_path: str) -> Iterator[None]:
     yield
   finally:
     os.close(fd)  # Closing releases the lock.
-
-
-def metadata_path(output_root: str, pipeline_name: str) -> str:
-  """The SQLite ML Metadata file of a pipeline under `output_root`."""
-  return os.path.join(output_root, "metadata", pipeline_name, "metadata.db")
 
 
 @contextlib.contextmanager

@@ -1,5 +1,6 @@
 """The whole pipeline on tiny generated IDX data: real BeamDagRunner, real SQLite MLMD."""
 
+import json
 import os
 import re
 
@@ -11,7 +12,7 @@ from pipeline.data import contract, idx
 from pipeline.data.idx import IdxError
 from pipeline.reporting.summary import node_executions, open_store, summarize
 from pipeline.runners.local import local_config, run_and_report, run_local
-from pipeline.runners.recovery import metadata_path
+from pipeline.layout import metadata_path
 from tests.conftest import BEAM_TEST_ARGS, write_dataset
 from trainer_module.hparams import HParams
 
@@ -56,14 +57,26 @@ def test_run_rerun_and_a_worse_model(tmp_path, capsys):
   assert os.path.getsize(os.path.join(report_dir, "report.png")) > 10_000
   assert "blessed: yes" in open(os.path.join(report_dir, "report.md")).read()
 
+  # A rerun with nothing changed: the Trainer is cached, so the Resolver offers the
+  # candidate as its own baseline. It is evaluated alone, and nothing new is published.
+  rerun = run_and_report(config, root)
+  assert rerun.blessed is True and rerun.pushed_to is None
+  assert rerun.already_pushed_as == first.pushed_to
+  assert rerun.baseline.startswith("none: this model is already the latest blessed one")
+  assert _versions(config) == [version]
+  out = capsys.readouterr().out
+  assert f"pushed:  nothing new: {first.pushed_to} already holds this model" in out
+  with open(os.path.join(first.pushed_to, "mnist_tfx_push.json")) as f:
+    assert json.load(f)["model_uri"] == first.uris["Model"]
+
   # A 1-step model clears the (zero) absolute bound but not the baseline: not blessed.
   worse = _config(tmp_path, idx_dir, train_steps=1, accuracy_threshold=0.0)
   run_local(worse, root, show_progress=False)
   second = summarize(db)
   executions = node_executions(open_store(db))
   for node in DATA_NODES:  # Reused from the cache: no new COMPLETE execution.
-    assert executions[node] == ["COMPLETE", "CACHED"], node
-  assert executions["Trainer"] == ["COMPLETE", "COMPLETE"]
+    assert executions[node] == ["COMPLETE", "CACHED", "CACHED"], node
+  assert executions["Trainer"] == ["COMPLETE", "CACHED", "COMPLETE"]
   assert second.blessed is False and second.accuracy < first.accuracy
   [failure] = second.failed_checks
   assert failure.startswith("sparse_categorical_accuracy (change vs. baseline)")

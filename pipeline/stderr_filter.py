@@ -1,0 +1,64 @@
+"""Keeps TensorFlow's GPU-plugin registration noise off the terminal of a CPU machine.
+
+TF 2.15 prints three `E ... Unable to register cuDNN/cuFFT/cuBLAS factory` lines
+from C++ at import, on every machine, GPU or not; they call for no action, but
+read as errors. They are written to file descriptor 2 directly, so Python's
+logging cannot filter them: a small forked process sits between fd 2 and the
+real stderr, forwarding every line but those. Real TensorFlow errors still pass.
+"""
+
+import glob
+import os
+import re
+import signal
+import sys
+
+# The lines TF 2.15 prints when its CUDA plugins are registered twice (tensorflow#62075).
+NOISE = re.compile(rb"Unable to register cu(DNN|FFT|BLAS) factory")
+
+
+def has_gpu() -> bool:
+  """True when an NVIDIA device node exists (then the lines might matter)."""
+  return bool(glob.glob("/dev/nvidia[0-9]*"))
+
+
+def forward(source: int, target: int) -> None:
+  """Copies lines from fd `source` to fd `target` until EOF, dropping the NOISE lines."""
+  pending = b""
+  while True:
+    chunk = os.read(source, 65536)
+    if not chunk:
+      break
+    pending += chunk
+    *lines, pending = pending.split(b"\n")
+    kept = [line + b"\n" for line in lines if not NOISE.search(line)]
+    if kept:
+      os.write(target, b"".join(kept))
+  if pending and not NOISE.search(pending):
+    os.write(target, pending)
+
+
+def install() -> None:
+  """Routes this process's fd 2 through a forwarding child, unless there is a GPU.
+
+  Call it before TensorFlow loads and before any thread starts (it forks). The
+  child exits when every writer of the pipe is gone, after forwarding the rest,
+  so no line written before the program exits is lost.
+  """
+  if has_gpu():
+    return
+  sys.stderr.flush()
+  read_end, write_end = os.pipe()
+  if os.fork() == 0:  # The forwarder: nothing but os calls, then _exit.
+    # Ctrl-C and kill reach the whole process group; the forwarder must outlive the
+    # program to pass on its last words ("error: interrupted ..."), and ends at EOF.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+      signal.signal(signum, signal.SIG_IGN)
+    os.close(write_end)
+    try:
+      forward(read_end, 2)
+    finally:
+      os._exit(0)  # pylint: disable=protected-access
+  os.close(read_end)
+  os.dup2(write_end, 2)
+  os.close(write_end)
