@@ -21,10 +21,10 @@ _EPILOG = f"""examples:
   python -m pipeline compile --image gcr.io/my-project/mnist-tfx:latest
   python -m pipeline submit --target kubeflow --host http://127.0.0.1:8080 --param train_steps=5000
 
-exit status of `run`: 0 when the model was blessed (and pushed), {commands.EXIT_NOT_BLESSED} when the run
-completed but the Evaluator did not bless the model (nothing pushed), 1 on an error,
-2 on a usage error, {commands.EXIT_INTERRUPTED} when interrupted (Ctrl-C) and {commands.EXIT_TERMINATED} on SIGTERM
-(a rerun resumes from the cache).
+exit status of `run`: 0 when the model was blessed (and pushed), {commands.EXIT_NOT_BLESSED} when the
+run completed but the Evaluator did not bless the model (nothing pushed), 1 on an error,
+2 on a usage error, {commands.EXIT_INTERRUPTED} when interrupted (Ctrl-C) and
+{commands.EXIT_TERMINATED} on SIGTERM (a rerun resumes from the cache).
 """
 
 

@@ -1,6 +1,6 @@
 """What each `python -m pipeline` command does, once its arguments are parsed.
 
-Every value and path is checked first (`_settings`, `pipeline.checks`), so a bad
+Every value and path is checked first (`settings`, `pipeline.checks`), so a bad
 one fails in well under two seconds with one line; TensorFlow and TFX load only
 after that, inside the runners.
 """
@@ -96,7 +96,7 @@ def _fail(message: str, status: int = EXIT_ERROR) -> NoReturn:
   sys.exit(status)
 
 
-def _settings(args: argparse.Namespace) -> Tuple[hp.HParams, float]:
+def settings(args: argparse.Namespace) -> Tuple[hp.HParams, float]:
   """Hyperparameters and accuracy threshold: flags over the dataset's defaults, checked."""
   hparams = defaults.resolve(args.dataset, hp.flag_values(args))
   threshold = (ACCURACY_THRESHOLDS[args.dataset] if args.accuracy_threshold is None
@@ -146,7 +146,7 @@ def _prepare_data(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
-  hparams, threshold = _settings(args)
+  hparams, threshold = settings(args)
   output_root = checks.check_output_dir(args.output_root, "--output-root")
   data_dir = checks.check_data_dir(args.data_dir) if args.data_dir else _fetch(args)
   with recovery.exclusive_run(output_root, pipeline_name(args.dataset)):  # Before TF loads.
@@ -205,7 +205,7 @@ def _clean(args: argparse.Namespace) -> None:
 
 
 def _compile(args: argparse.Namespace) -> None:
-  hparams, threshold = _settings(args)
+  hparams, threshold = settings(args)
   targets = args.target or ["vertex", "kubeflow"]
   if args.output and len(targets) > 1:
     raise checks.UsageError("--output names one file: give one --target with it")
@@ -248,11 +248,16 @@ def _experiment_data_dirs(pairs) -> dict:
   return dirs
 
 
-def _experiment(args: argparse.Namespace) -> None:
+def experiment_cells(args: argparse.Namespace) -> list:
+  """The grid `experiment` trains: each flag's values multiplied, over the dataset defaults."""
   from pipeline.experiments import grid  # pylint: disable=import-outside-toplevel
   varied = {field: value if isinstance(value, list) else [value]
             for field, value in hp.flag_values(args).items() if field != "model"}
-  cells = grid.make_grid(args.dataset, args.model or list(hp.MODEL_NAMES), varied)
+  return grid.make_grid(args.dataset, args.model or list(hp.MODEL_NAMES), varied)
+
+
+def _experiment(args: argparse.Namespace) -> None:
+  cells = experiment_cells(args)
   data_dirs = _experiment_data_dirs(args.data_dir)
   output = os.path.join(checks.check_output_dir(args.output_root, "--output-root"),
                         "experiments")

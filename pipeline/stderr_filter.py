@@ -23,7 +23,12 @@ def has_gpu() -> bool:
 
 
 def forward(source: int, target: int) -> None:
-  """Copies lines from fd `source` to fd `target` until EOF, dropping the NOISE lines."""
+  """Copies fd `source` to fd `target` until EOF, dropping the NOISE lines.
+
+  Only an unfinished line that could be a TensorFlow log line (they start with
+  the date) waits for its end; anything else, a progress bar's carriage-return
+  update included, is passed on as soon as it arrives.
+  """
   pending = b""
   while True:
     chunk = os.read(source, 65536)
@@ -31,9 +36,11 @@ def forward(source: int, target: int) -> None:
       break
     pending += chunk
     *lines, pending = pending.split(b"\n")
-    kept = [line + b"\n" for line in lines if not NOISE.search(line)]
-    if kept:
-      os.write(target, b"".join(kept))
+    out = b"".join(line + b"\n" for line in lines if not NOISE.search(line))
+    if pending and not pending[:1].isdigit():
+      out, pending = out + pending, b""
+    if out:
+      os.write(target, out)
   if pending and not NOISE.search(pending):
     os.write(target, pending)
 

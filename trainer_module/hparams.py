@@ -205,8 +205,3 @@ def add_flags(parser, per_dataset: Mapping[str, Mapping[str, Any]], multi: bool 
 def flag_values(args) -> Dict[str, Any]:
   """The fields whose flags were set, and their parsed values."""
   return {f: getattr(args, f) for f in _FLAG_HELP if getattr(args, f) is not None}
-
-
-def from_flags(args, **defaults: Any) -> HParams:
-  """HParams from parsed flags; a flag left unset takes `defaults`, then the field's default."""
-  return HParams(**{**defaults, **flag_values(args)})

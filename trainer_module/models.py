@@ -24,7 +24,7 @@ Architecture = Callable[[tf.Tensor, bool, Optional[float]], Tuple[tf.Tensor, Act
 DEFAULT_DROPOUT = {"cnn": 0.4, "cnn_tf_layers": 0.4, "vgg_like": 0.5}
 
 
-def cnn_layers(dropout: float = 0.4) -> List[tf.keras.layers.Layer]:
+def cnn_layers(dropout: float) -> List[tf.keras.layers.Layer]:
   """Conv5x5/32, pool, Conv5x5/64, pool, Dense 1024, dropout, Dense 10."""
   k = tf.keras.layers
   return [
@@ -39,7 +39,7 @@ def cnn_layers(dropout: float = 0.4) -> List[tf.keras.layers.Layer]:
   ]
 
 
-def vgg_like_layers(dropout: float = 0.5) -> List[tf.keras.layers.Layer]:
+def vgg_like_layers(dropout: float) -> List[tf.keras.layers.Layer]:
   """Two VGG-style conv blocks, then two LeakyReLU dense layers."""
   k = tf.keras.layers
   return [

@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
   return p
 
 
+def resolve_hparams(args: argparse.Namespace) -> hp.HParams:
+  """The flags given, over the dataset's defaults: as `python -m pipeline run` resolves them."""
+  return defaults.resolve(args.dataset, hp.flag_values(args))
+
+
 def checkpoint_step(job_dir: str) -> Optional[int]:
   """The global step of the latest checkpoint in `job_dir`, read without TensorFlow."""
   try:
@@ -115,7 +120,7 @@ def main(argv: Optional[List[str]] = None, configure_logging: bool = False) -> N
     loading("TensorFlow")
   args.job_dir = args.job_dir or os.path.abspath(args.export_dir) + "-job"
   try:
-    hparams = defaults.resolve(args.dataset, hp.flag_values(args))
+    hparams = resolve_hparams(args)
     role = cluster_role()
     check_distribution(hparams.distribute, role)
     check_paths(args.data_dir, args.export_dir, args.job_dir, hparams.train_steps,

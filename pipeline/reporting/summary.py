@@ -48,17 +48,12 @@ def open_store(metadata_path: str) -> mlmd.MetadataStore:
   return mlmd.MetadataStore(config)
 
 
-def _executions_by_node(store: mlmd.MetadataStore) -> Dict[str, list]:
+def executions_by_node(store: mlmd.MetadataStore) -> Dict[str, list]:
   """Node id -> its executions over every run, oldest first."""
   return {ctx.name.split(".", 1)[1]: sorted(store.get_executions_by_context(ctx.id),
                                             key=lambda e: e.id)
           for ctx in store.get_contexts_by_type("node")}
 
-
-def node_executions(store: mlmd.MetadataStore) -> Dict[str, List[str]]:
-  """Node id -> states of all its executions over every run, oldest first."""
-  return {node: [STATE_NAMES[e.last_known_state] for e in executions]
-          for node, executions in _executions_by_node(store).items()}
 
 
 def _latest_run(store: mlmd.MetadataStore) -> metadata_store_pb2.Context:
@@ -74,7 +69,7 @@ def summarize(metadata_path: str) -> RunSummary:
   run = _latest_run(store)
   in_run = {e.id for e in store.get_executions_by_context(run.id)}
   node_states = {}
-  for node, executions in _executions_by_node(store).items():
+  for node, executions in executions_by_node(store).items():
     mine = [e for e in executions if e.id in in_run]
     if mine:
       node_states[node] = STATE_NAMES[mine[-1].last_known_state]

@@ -99,3 +99,49 @@ def test_unknown_model_is_refused_by_the_parser(capsys):
     cli.main(["run", "--model", "resnet"])
   assert exit_info.value.code == 2
   assert "invalid choice: 'resnet'" in capsys.readouterr().err
+
+
+def test_verbose_works_before_or_after_the_command():
+  parser = cli.build_parser()
+  assert parser.parse_args(["-v", "clean"]).verbose is True
+  assert parser.parse_args(["clean", "-v"]).verbose is True
+  assert parser.parse_args(["clean"]).verbose is False
+
+
+@pytest.mark.parametrize("args,message", [
+    (["run", "--bogus"], "python -m pipeline: error: unrecognized arguments: --bogus "
+                         "(see python -m pipeline --help)"),
+    (["run", "--model", "resnet"], "python -m pipeline run: error: argument --model: invalid "
+     "choice: 'resnet' (choose from 'cnn', 'cnn_tf_layers', 'vgg_like') "
+     "(see python -m pipeline run --help)"),
+])
+def test_a_usage_error_is_one_line_pointing_at_help(args, message):
+  result = _pipeline(*args)
+  assert result.returncode == 2
+  assert result.stderr.splitlines() == [message]
+
+
+def test_clean_covers_every_pipeline_and_keeps_pushed_models(tmp_path):
+  out = tmp_path / "out"
+  for name in ("mnist-tfx-mnist", "mnist-tfx-fashion-mnist"):
+    (out / "metadata" / name).mkdir(parents=True)
+  pushed = out / "serving_model" / "mnist-tfx-mnist" / "cnn" / "1700000000"
+  pushed.mkdir(parents=True)
+  result = _pipeline("clean", "--output-root", str(out))
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.splitlines() == [
+      "mnist-tfx-fashion-mnist: removed 0 unused output(s) of failed runs, 0.0 MB",
+      "mnist-tfx-mnist: removed 0 unused output(s) of failed runs, 0.0 MB"]
+  assert pushed.is_dir()
+  empty = _pipeline("clean", "--output-root", str(tmp_path / "none"))
+  assert empty.stdout.startswith("nothing to clean: no pipeline has run under ")
+
+
+def test_prepare_data_refuses_an_existing_output_before_any_work(tmp_path):
+  (tmp_path / "o").mkdir()
+  started = time.monotonic()
+  result = _pipeline("prepare-data", "--dataset", "mnist", "--output", str(tmp_path / "o"))
+  assert time.monotonic() - started < 10  # No fetch, no Beam: well under a second when quiet.
+  assert result.returncode == 1
+  assert result.stderr.splitlines() == [
+      f"error: {tmp_path / 'o'} already exists; pass --overwrite to replace it"]

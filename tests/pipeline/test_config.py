@@ -2,7 +2,8 @@
 
 import pytest
 
-from pipeline.config import DATASET_DEFAULTS, PipelineConfig, config_under_root
+from pipeline.config import ACCURACY_THRESHOLDS, PipelineConfig, config_under_root
+from trainer_module.defaults import TRAINING_DEFAULTS
 from trainer_module.hparams import HParams, InvalidSetting
 
 
@@ -23,9 +24,10 @@ def test_layout_under_a_root_follows_dataset_and_model():
 
 
 def test_every_dataset_has_defaults_in_range():
-  for dataset, defaults in DATASET_DEFAULTS.items():
-    config = _config(hparams=HParams(dataset=dataset, **defaults["hparams"]),
-                     accuracy_threshold=defaults["accuracy_threshold"])
+  assert set(ACCURACY_THRESHOLDS) == set(TRAINING_DEFAULTS)
+  for dataset, defaults in TRAINING_DEFAULTS.items():
+    config = _config(hparams=HParams(dataset=dataset, **defaults.fields()),
+                     accuracy_threshold=ACCURACY_THRESHOLDS[dataset])
     assert config.dataset == dataset
 
 

@@ -85,9 +85,11 @@ def test_kill_9_during_the_trainer_then_rerun(paths):
   [version] = _versions(paths["serving"])
   assert version.isdigit()
 
-  cleaned = _run(["clean", "--dataset", "mnist", "--output-root", paths["out"]], timeout=120)
+  cleaned = _run(["clean", "--output-root", paths["out"]], timeout=120)  # Every pipeline.
   assert cleaned.returncode == 0, cleaned.stderr[-2000:]
-  assert cleaned.stdout.startswith("removed ") and not cleaned.stdout.startswith("removed 0 ")
+  assert cleaned.stdout.startswith("mnist-tfx-mnist: removed ")
+  assert not cleaned.stdout.startswith("mnist-tfx-mnist: removed 0 ")
+  assert _versions(paths["serving"]) == [version]  # Pushed models are never cleaned.
 
 
 def test_kill_9_during_the_push_never_shows_a_partial_version(paths):

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from trainer_module.hparams import HParams, InvalidSetting, add_flags, from_flags
+from trainer_module.hparams import HParams, InvalidSetting, add_flags, flag_values
 
 
 @pytest.mark.parametrize("field,value,message", [
@@ -39,15 +39,22 @@ def test_custom_config_round_trip_keeps_steps_out():
   assert HParams.from_custom_config(with_vertex, 70, 3) == hparams
 
 
-def test_one_set_of_defaults_for_flags_and_code():
+def test_only_the_flags_given_are_values():
   parser = argparse.ArgumentParser()
-  add_flags(parser, per_dataset=None)
-  args = parser.parse_args(["--train-steps", "5"])
-  assert from_flags(args) == HParams(train_steps=5)
-  assert from_flags(parser.parse_args(["--train-steps", "5", "--learning-rate", "0.01"])
-                    ).learning_rate == 0.01
-  with pytest.raises(SystemExit):  # Required when no default is described.
-    parser.parse_args([])
+  add_flags(parser, per_dataset={"mnist": {"train_steps": 9}})
+  assert flag_values(parser.parse_args([])) == {}
+  assert flag_values(parser.parse_args(["--train-steps", "5", "--learning-rate", "0.01",
+                                        "--no-augment"])) == {
+      "train_steps": 5, "learning_rate": 0.01, "augment": False}
+  assert "training batches (default: mnist 9)" in " ".join(parser.format_help().split())
+
+
+def test_multi_flags_take_several_values_but_switches_one():
+  parser = argparse.ArgumentParser()
+  add_flags(parser, per_dataset={}, multi=True)
+  args = parser.parse_args(["--train-steps", "5", "6", "--model", "cnn", "vgg_like", "--augment"])
+  assert flag_values(args) == {"train_steps": [5, 6], "model": ["cnn", "vgg_like"],
+                               "augment": True}
 
 
 def test_importing_hparams_loads_no_tensorflow():

@@ -25,8 +25,10 @@ def run_trainer(examples_dir, out_dir, train_steps=80, eval_steps=5, custom_conf
   model, model_run = standard_artifacts.Model(), standard_artifacts.ModelRun()
   model.uri, model_run.uri = os.path.join(out_dir, "model"), os.path.join(out_dir, "model_run")
   exec_properties = {
-      specs.TRAIN_ARGS_KEY: proto_utils.proto_to_json(trainer_pb2.TrainArgs(splits=["train"], num_steps=train_steps)),
-      specs.EVAL_ARGS_KEY: proto_utils.proto_to_json(trainer_pb2.EvalArgs(splits=["validation"], num_steps=eval_steps)),
+      specs.TRAIN_ARGS_KEY: proto_utils.proto_to_json(
+          trainer_pb2.TrainArgs(splits=["train"], num_steps=train_steps)),
+      specs.EVAL_ARGS_KEY: proto_utils.proto_to_json(
+          trainer_pb2.EvalArgs(splits=["validation"], num_steps=eval_steps)),
       specs.CUSTOM_CONFIG_KEY: json.dumps(HPARAMS if custom_config is None else custom_config),
       specs.RUN_FN_KEY: "trainer_module.runner.run_fn",
   }

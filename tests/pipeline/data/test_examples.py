@@ -58,4 +58,4 @@ def test_transform_emits_every_example_with_the_feature_spec(idx_dir):
     examples = p | IdxToExamples(pair, chunk_size=7)  # pylint: disable=no-value-for-parameter
     assert_that(examples | beam.combiners.Count.Globally(), equal_to([40]), label="count")
     assert_that(examples | beam.Map(_summary),
-                equal_to([(784, int(l)) for l in labels]), label="spec")
+                equal_to([(784, int(label)) for label in labels]), label="spec")

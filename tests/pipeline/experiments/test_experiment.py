@@ -42,9 +42,10 @@ def _hparams_sessions(runs_dir):
 def test_small_grid_writes_table_plots_and_hparams_logs_and_is_not_rerun(tmp_path):
   for dataset, seed in (("mnist", 3), ("fashion_mnist", 4)):
     write_dataset(str(tmp_path / dataset), n_train=300, n_eval=60, seed=seed)
-  out = tmp_path / "out"
+  out = tmp_path / "experiments"
   command = [sys.executable, "-m", "pipeline", "experiment", "--train-steps", "200",
-             "--batch-size", "20", "--checkpoints", "2", "--output", str(out),
+             "--learning-rate", "0.001", "--lr-schedule", "constant", "--batch-size", "20",
+             "--checkpoints", "2", "--output-root", str(tmp_path),
              "--data-dir", f"mnist={tmp_path / 'mnist'}",
              "--data-dir", f"fashion_mnist={tmp_path / 'fashion_mnist'}"]
   subprocess.run(command, cwd=REPO, check=True, timeout=900, capture_output=True)
@@ -54,7 +55,7 @@ def test_small_grid_writes_table_plots_and_hparams_logs_and_is_not_rerun(tmp_pat
       (d, m) for d in ("mnist", "fashion_mnist") for m in ("cnn", "cnn_tf_layers", "vgg_like")]
   sessions = _hparams_sessions(str(out / "runs"))
   for r in rows:
-    name = f"{r['dataset']}-{r['model']}-200steps-lr0.001-constant"
+    name = f"{r['dataset']}-{r['model']}-200steps-lr0.001-constant-checkpoints2-batch_size20"
     with open(out / "runs" / name / "result.json") as f:
       result = json.load(f)
     assert float(r["test_accuracy"]) == pytest.approx(result["test"]["accuracy"])
@@ -65,9 +66,10 @@ def test_small_grid_writes_table_plots_and_hparams_logs_and_is_not_rerun(tmp_pat
     assert hparams["model"] == r["model"] and hparams["train_steps"] == 200
     assert accuracy == pytest.approx(result["test"]["accuracy"])
   markdown = (out / "results.md").read_text()
-  assert markdown.count("\n| mnist |") == 3 and "## Claims (200steps-lr0.001-constant)" in markdown
+  assert markdown.count("\n| mnist |") == 3
+  assert "## Claims (200steps-lr0.001-constant-checkpoints2-batch_size20)" in markdown
   for claim in (1, 2, 3):
-    png = out / f"claim{claim}-200steps-lr0.001-constant.png"
+    png = out / f"claim{claim}-200steps-lr0.001-constant-checkpoints2-batch_size20.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20000
   stamps = {p: os.stat(p).st_mtime_ns for p in glob.glob(str(out / "runs" / "*" / "*.json"))}
   subprocess.run(command, cwd=REPO, check=True, timeout=300, capture_output=True)
@@ -79,8 +81,9 @@ def test_an_interrupted_cell_resumes_from_its_checkpoint(tiny_tfrecords, tmp_pat
   from trainer_module.task import checkpoint_step  # pylint: disable=import-outside-toplevel
   from trainer_module.trainer import train_and_export  # pylint: disable=import-outside-toplevel
   from trainer_module.inputs import split_files  # pylint: disable=import-outside-toplevel
-  [cell] = make_grid(["mnist"], ["cnn"], [60], [1e-3], ["constant"], batch_size=20,
-                     checkpoints=2)
+  [cell] = make_grid(["mnist"], ["cnn"], {"train_steps": [60], "learning_rate": [1e-3],
+                                          "lr_schedule": ["constant"], "batch_size": [20],
+                                          "checkpoints": [2]})
   cell_dir = str(tmp_path / cell.name)
   # What an interruption after 30 of 60 steps leaves: a checkpoint at 30, no result.
   import dataclasses  # pylint: disable=import-outside-toplevel

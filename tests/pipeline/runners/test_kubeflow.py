@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from pipeline import cli
-from pipeline.config import DATASET_DEFAULTS, KFP_TARGET_FILES as TARGET_FILES
+from pipeline.config import ACCURACY_THRESHOLDS, KFP_TARGET_FILES as TARGET_FILES
 from pipeline.runners.kubeflow import compile_vertex, kfp_config
 from trainer_module.hparams import HParams
 
@@ -106,7 +106,7 @@ def test_spec_carries_config_image_root_and_every_component(tmp_path):
 
 
 def test_data_dir_follows_the_dataset_unless_given(tmp_path):
-  for dataset in DATASET_DEFAULTS:
+  for dataset in ACCURACY_THRESHOLDS:
     spec = _compile(tmp_path, "vertex", "--dataset", dataset)
     assert _vertex_defaults(spec)["data_dir"] == (
         "STRING", f"gs://YOUR_BUCKET/mnist-tfx/idx/{dataset}")

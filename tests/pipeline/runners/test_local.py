@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from pipeline.data import contract, idx
 from pipeline.data.idx import IdxError
-from pipeline.reporting.summary import node_executions, open_store, summarize
+from pipeline.reporting.summary import STATE_NAMES, executions_by_node, open_store, summarize
 from pipeline.runners.local import local_config, run_and_report, run_local
 from pipeline.layout import metadata_path
 from tests.conftest import BEAM_TEST_ARGS, write_dataset
@@ -21,6 +21,12 @@ pytestmark = pytest.mark.slow
 DATA_NODES = ["FileBasedExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator",
               "AnomalyGate"]
 ALL_NODES = DATA_NODES + ["latest_blessed_model_resolver", "Trainer", "Evaluator", "Pusher"]
+
+
+def node_executions(store):
+  """Node id -> states of all its executions over every run, oldest first."""
+  return {node: [STATE_NAMES[e.last_known_state] for e in executions]
+          for node, executions in executions_by_node(store).items()}
 
 
 def _config(tmp_path, idx_dir, train_steps=60, accuracy_threshold=0.5):

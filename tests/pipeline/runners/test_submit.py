@@ -14,15 +14,16 @@ import pytest
 import yaml
 
 from pipeline.checks import UsageError
-from pipeline.config import DATASET_DEFAULTS
+from pipeline.config import ACCURACY_THRESHOLDS
 from pipeline.runners import submit
+from trainer_module.defaults import TRAINING_DEFAULTS
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 VERTEX_FILE = os.path.join(REPO, "pipeline.yaml")
 KUBEFLOW_FILE = os.path.join(REPO, "pipeline-kubeflow-v1.yaml")
 # The committed files are compiled with `make compile`: Fashion-MNIST's defaults.
-STEPS = DATASET_DEFAULTS["fashion_mnist"]["hparams"]["train_steps"]
-THRESHOLD = DATASET_DEFAULTS["fashion_mnist"]["accuracy_threshold"]
+STEPS = TRAINING_DEFAULTS["fashion_mnist"].train_steps
+THRESHOLD = ACCURACY_THRESHOLDS["fashion_mnist"]
 
 
 def _declared(path):
