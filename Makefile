@@ -31,7 +31,7 @@ $(PY):
 	"$$py" -m venv $(VENV)
 
 $(VENV)/.synced: requirements.lock pyproject.toml | $(PY)
-	@test -x $(UV) || $(PY) -m pip install -q uv==$(UV_VERSION)
+	@test -x $(UV) || $(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 	$(UV) pip sync -q --python $(PY) requirements.lock
 	$(UV) pip install -q --python $(PY) --no-deps -e .
 	@touch $@
