@@ -45,6 +45,8 @@ def _no_python310_env(tmp, **extra) -> dict:
          "UV_CACHE_DIR": str(tmp / "uv-cache"), "UV_HTTP_RETRIES": "0", **extra}
   if shutil.which("python3.10", path=env["PATH"]):
     pytest.skip("this machine has python3.10 on its system PATH")
+  if not shutil.which("python3", path=env["PATH"]):
+    pytest.skip("no system python3 to run the provisioning script with")
   uv_bin = tmp / "cache" / "mnist-tfx" / f"uv-{_uv_version()}" / "bin"
   uv_bin.mkdir(parents=True)
   os.symlink(UV, uv_bin / "uv")
