@@ -11,8 +11,11 @@ ARGS ?=
 IMAGE ?= mnist-tfx:0.1.0
 BASE_IMAGE ?= python:3.10-slim
 
-# python3.10 may only exist as a pyenv version that is not active, so look there too.
-PYTHON310 ?= $(shell for p in python3.10 $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10*/bin/python3.10; do \
+# Python 3.10: PYTHON310=, else python3.10 on PATH, else pyenv's (maybe not the active
+# version), else one uv installed earlier; else the venv step installs one with uv.
+PY310_UV_DIR = $${UV_PYTHON_INSTALL_DIR:-$${XDG_DATA_HOME:-$$HOME/.local/share}/uv/python}
+PYTHON310 ?= $(shell for p in python3.10 $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10*/bin/python3.10 \
+	$(PY310_UV_DIR)/cpython-3.10*/bin/python3.10; do \
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { command -v "$$p"; break; }; done)
 
 .PHONY: venv run fetch prepare test test-real test-all bench lock compile image experiments clean \
@@ -20,10 +23,16 @@ PYTHON310 ?= $(shell for p in python3.10 $${PYENV_ROOT:-$$HOME/.pyenv}/versions/
 
 venv: $(VENV)/.synced
 
-$(VENV)/.synced: requirements.lock pyproject.toml
-	@test -n "$(PYTHON310)" || { echo "error: Python 3.10 not found; install it (e.g. 'pyenv install 3.10') or pass PYTHON310=/path/to/python3.10" >&2; exit 1; }
-	@test -x $(PY) || $(PYTHON310) -m venv $(VENV)
-	@test -x $(UV) || $(PY) -m pip install -q uv==$(UV_VERSION)
+# With no Python 3.10 found, scripts/provision_python310.py installs uv's CPython 3.10
+# (bootstrapping uv with whatever python3 there is) or says in one line what to do instead.
+$(PY):
+	@py="$(PYTHON310)"; if [ -z "$$py" ]; then \
+	  command -v python3 >/dev/null || { echo "error: no Python 3.10, and no python3 to install one with uv: install Python 3.10 (pyenv install 3.10, or your distribution's python3.10), or pass PYTHON310=/path/to/python3.10, or run in the image (README, \"Requirements\")" >&2; exit 1; }; \
+	  py=$$(python3 scripts/provision_python310.py --uv-version $(UV_VERSION)) || exit 1; fi; \
+	"$$py" -m venv $(VENV)
+
+$(VENV)/.synced: requirements.lock pyproject.toml | $(PY)
+	@test -x $(UV) || $(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 	$(UV) pip sync -q --python $(PY) requirements.lock
 	$(UV) pip install -q --python $(PY) --no-deps -e .
 	@touch $@

@@ -12,6 +12,16 @@ from tqdm import tqdm
 _OWN_LOGGERS = ("pipeline", "components", "trainer_module")
 # Warnings TFX/Beam print on every local run that call for no action.
 _NOISE = ("ArtifactQuery.property_predicate is not supported", "Couldn't find python-snappy")
+# google-api-core's three notices that Python 3.10 is deprecated, past end of life, or
+# unsupported: one per Google package, on every import. The stack stays on 3.10 on purpose
+# (README, "Requirements").
+_PYTHON_EOL_NOTICE = r"You are using a (non-supported )?Python version"
+
+
+def ignore_python_eol_notices() -> None:
+  """Drops google-api-core's Python 3.10 end-of-life FutureWarnings, verbose or not."""
+  warnings.filterwarnings("ignore", message=_PYTHON_EOL_NOTICE, category=FutureWarning,
+                          module=r"google\.api_core\._python_version_support")
 
 
 def _is_own(record: logging.LogRecord) -> bool:
@@ -88,6 +98,7 @@ def setup_console(verbose: bool) -> None:
   console = _TqdmConsole()
   console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
   console.addFilter(_VerboseFilter() if verbose else _QuietFilter())
+  ignore_python_eol_notices()
   root = logging.getLogger()
   root.setLevel(logging.INFO)
   root.addHandler(console)

@@ -1,0 +1,179 @@
+"""The venv step's Python 3.10: where the Makefile looks, and provisioning one with uv.
+
+Each test runs the real Makefile's `VENV/bin/python` step in a shell with no Python 3.10
+anywhere it looks. The end-to-end test has uv install a CPython 3.10 from a local archive
+of the interpreter running the tests (UV_PYTHON_DOWNLOADS_JSON_URL), so no network is used.
+"""
+
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MAKE = shutil.which("make")
+UV = os.path.join(REPO, ".venv", "bin", "uv")  # the pinned uv that `make venv` installed
+# What a CPython needs to run and build a venv; the rest only makes the archive slower.
+_LEFT_OUT = {"__pycache__", "test", "tests", "idlelib", "tkinter", "turtledemo", "site-packages"}
+
+pytestmark = pytest.mark.skipif(
+    not MAKE or not os.access(UV, os.X_OK) or sys.platform != "linux",
+    reason="needs GNU make, Linux and the venv's uv")
+
+
+def _uv_version() -> str:
+  with open(os.path.join(REPO, "Makefile")) as f:
+    return re.search(r"^UV_VERSION := (\S+)$", f.read(), re.MULTILINE).group(1)
+
+
+def _no_python310_env(tmp, **extra) -> dict:
+  """A clean shell: system PATH only, no pyenv, and every cache and install dir under `tmp`.
+
+  The pinned uv is put where the provisioning step keeps its own copy, as if an earlier
+  run had fetched it from PyPI (which a test must not need).
+  """
+  env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp / "home"), "PYENV_ROOT": str(tmp / "no-pyenv"),
+         "XDG_CACHE_HOME": str(tmp / "cache"), "XDG_DATA_HOME": str(tmp / "data"),
+         "UV_CACHE_DIR": str(tmp / "uv-cache"), "UV_HTTP_RETRIES": "0", **extra}
+  if shutil.which("python3.10", path=env["PATH"]):
+    pytest.skip("this machine has python3.10 on its system PATH")
+  if not shutil.which("python3", path=env["PATH"]):
+    pytest.skip("no system python3 to run the provisioning script with")
+  uv_bin = tmp / "cache" / "mnist-tfx" / f"uv-{_uv_version()}" / "bin"
+  uv_bin.mkdir(parents=True)
+  os.symlink(UV, uv_bin / "uv")
+  return env
+
+
+def _make(env: dict, *args: str) -> subprocess.CompletedProcess:
+  return subprocess.run([MAKE, "--no-print-directory", *args], cwd=REPO, env=env,
+                        capture_output=True, text=True, timeout=300, check=False)
+
+
+def _python310(env: dict, *args: str) -> str:
+  """The interpreter the Makefile's lookup picks, without running any recipe."""
+  return _make(env, "--eval", "show-python310: ; @echo $(PYTHON310)", *args,
+               "show-python310").stdout.strip()
+
+
+def _own_python_archive(tmp) -> str:
+  """This interpreter's CPython as a python-build-standalone `install_only` archive, and a
+  downloads list naming it; returns the list's path, for UV_PYTHON_DOWNLOADS_JSON_URL."""
+  base, (major, minor, micro) = sys.base_prefix, sys.version_info[:3]
+  stdlib = f"lib/python{major}.{minor}"
+
+  def keep(info: tarfile.TarInfo):
+    parts = info.name.split("/")
+    return None if _LEFT_OUT & set(parts) or info.name.endswith(".a") else info
+
+  archive = tmp / "cpython-install_only.tar"
+  with tarfile.open(archive, "w") as tar:
+    tar.add(os.path.realpath(sys.executable), f"python/bin/python{major}.{minor}")
+    for link in ("python3", "python"):
+      info = tarfile.TarInfo(f"python/bin/{link}")
+      info.type, info.linkname = tarfile.SYMTYPE, f"python{major}.{minor}"
+      tar.addfile(info)
+    tar.add(os.path.join(base, stdlib), f"python/{stdlib}", filter=keep)
+    for name in os.listdir(os.path.join(base, "lib")):
+      if name.startswith(f"libpython{major}.{minor}.so"):
+        tar.add(os.path.join(base, "lib", name), f"python/lib/{name}")
+  with open(archive, "rb") as f:
+    sha256 = hashlib.sha256(f.read()).hexdigest()
+  arch = platform.machine()
+  key = f"cpython-{major}.{minor}.{micro}-linux-{arch}-gnu"
+  downloads = {key: {"name": "cpython", "arch": {"family": arch, "variant": None},
+                     "os": "linux", "libc": "gnu", "major": major, "minor": minor,
+                     "patch": micro, "prerelease": "", "url": archive.as_uri(),
+                     "sha256": sha256, "variant": None}}
+  (tmp / "downloads.json").write_text(json.dumps(downloads))
+  return str(tmp / "downloads.json")
+
+
+@pytest.mark.slow
+def test_with_no_python310_the_venv_step_installs_one_with_uv_and_builds_the_venv(tmp_path):
+  if sys.version_info[:2] != (3, 10) or platform.machine() != "x86_64":
+    pytest.skip("the archive is built from this interpreter, which must be a Linux x86_64 3.10")
+  env = _no_python310_env(tmp_path, UV_PYTHON_DOWNLOADS_JSON_URL=_own_python_archive(tmp_path))
+  assert _python310(env) == ""
+  venv = tmp_path / "venv"
+  installs = tmp_path / "data" / "uv" / "python"
+
+  made = _make(env, f"VENV={venv}", f"{venv}/bin/python")
+
+  assert made.returncode == 0, made.stderr
+  assert made.stderr.splitlines()[0] == (
+      f"Python 3.10 not found: installing uv's managed CPython 3.10 into {installs} "
+      f"(uv {_uv_version()} into {tmp_path}/cache/mnist-tfx/uv-{_uv_version()})")
+  probe = subprocess.run([venv / "bin" / "python", "-c",
+                          "import sys, ssl, sqlite3, pip; print(sys.version_info[:2], sys.base_prefix)"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout.split()
+  assert probe[:2] == ["(3,", "10)"]
+  assert probe[2].startswith(f"{installs}/cpython-3.10")
+  # The next lookup finds that Python, so a rebuilt venv needs neither uv nor a download.
+  assert _python310(env).startswith(f"{installs}/cpython-3.10")
+
+
+def _closed_port() -> int:
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def test_when_python310_cannot_be_downloaded_the_venv_step_says_what_to_do_in_one_line(tmp_path):
+  # A mirror nobody listens on stands in for a machine that cannot reach GitHub.
+  env = _no_python310_env(tmp_path,
+                          UV_PYTHON_INSTALL_MIRROR=f"http://127.0.0.1:{_closed_port()}")
+  venv = tmp_path / "venv"
+
+  made = _make(env, f"VENV={venv}", f"{venv}/bin/python")
+
+  assert made.returncode != 0
+  ours = [line for line in made.stderr.splitlines() if not line.startswith("make: ")]
+  assert len(ours) == 2, made.stderr
+  assert ours[0].startswith("Python 3.10 not found: installing uv's managed CPython 3.10")
+  assert ours[1].startswith("error: could not provision Python 3.10 (uv could not download "
+                            "it from 127.0.0.1:")
+  for way_out in ("pyenv install 3.10", "python3.10", "PYTHON310=/path/to/python3.10",
+                  "run in the image"):
+    assert way_out in ours[1]
+  assert not venv.exists()
+
+
+def test_with_not_even_a_python3_the_venv_step_says_what_to_do_in_one_line(tmp_path):
+  env = {"PATH": str(tmp_path / "empty-bin"), "HOME": str(tmp_path),
+         "PYENV_ROOT": str(tmp_path / "no-pyenv")}
+  made = _make(env, f"VENV={tmp_path}/venv", f"{tmp_path}/venv/bin/python")
+  assert made.returncode != 0
+  ours = [line for line in made.stderr.splitlines() if not line.startswith("make: ")]
+  assert ours == [("error: no Python 3.10, and no python3 to install one with uv: install "
+                   "Python 3.10 (pyenv install 3.10, or your distribution's python3.10), or pass "
+                   "PYTHON310=/path/to/python3.10, or run in the image (README, \"Requirements\")")]
+
+
+def test_an_existing_python310_keeps_priority_over_provisioning(tmp_path):
+  """PYTHON310= first, then python3.10 on PATH, then pyenv's, then uv's from before."""
+  python310 = os.path.realpath(sys.executable)
+  if sys.version_info[:2] != (3, 10):
+    pytest.skip("needs a Python 3.10 to point at")
+  on_path, pyenv, uv_managed = (tmp_path / "bin" / "python3.10",
+                                tmp_path / "pyenv/versions/3.10.99/bin/python3.10",
+                                tmp_path / "uv/cpython-3.10.99-linux-x86_64-gnu/bin/python3.10")
+  for link in (on_path, pyenv, uv_managed):
+    link.parent.mkdir(parents=True)
+    os.symlink(python310, link)
+  env = {"PATH": f"{tmp_path}/bin:/usr/bin:/bin", "HOME": str(tmp_path),
+         "PYENV_ROOT": str(tmp_path / "pyenv"), "UV_PYTHON_INSTALL_DIR": str(tmp_path / "uv")}
+  assert _python310(env, "PYTHON310=/opt/mine/python3.10") == "/opt/mine/python3.10"
+  assert _python310(env) == str(on_path)
+  on_path.unlink()
+  assert _python310(env) == str(pyenv)
+  pyenv.unlink()
+  assert _python310(env) == str(uv_managed)
