@@ -25,6 +25,7 @@ from tfx.v1.components import Pusher
 
 from pipeline.config import PARTIAL_PUSH_PREFIX
 from pipeline.data.files import is_remote, remove_dead_staging
+from pipeline.serving.tflite import write_tflite
 
 _LOG = logging.getLogger(__name__)
 # Test-only: seconds to wait between copying and publishing, to kill a push there.
@@ -39,6 +40,7 @@ def push_atomically(model_path: str, base: str) -> str:
   partial = os.path.join(base, f"{PARTIAL_PUSH_PREFIX}{os.getpid()}-{version}")
   try:
     io_utils.copy_dir(model_path, partial)
+    write_tflite(model_path, partial)  # In the hidden copy: no version appears without it.
     if os.environ.get(PAUSE_ENV):
       _LOG.warning("test hook: pausing %s s before publishing %s", os.environ[PAUSE_ENV],
                    partial)
