@@ -25,7 +25,7 @@ from tfx.v1.components import Pusher
 
 from pipeline.config import PARTIAL_PUSH_PREFIX
 from pipeline.data.files import is_remote, remove_dead_staging
-from pipeline.serving.tflite import write_tflite
+from trainer_module.tflite import write_tflite
 
 _LOG = logging.getLogger(__name__)
 # Test-only: seconds to wait between copying and publishing, to kill a push there.

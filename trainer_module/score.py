@@ -19,14 +19,14 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from pipeline.data import contract
-from pipeline.serving.versions import ModelDirError, resolve_version
+from trainer_module.serving import ModelDirError, resolve_version
 
 
 def score(model_dir: str, files: List[str]) -> Dict[str, object]:
   """Accuracy, overall and per class (by the model's own class names), of the SavedModel
   in `model_dir` on gzip TFRecords."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from pipeline.serving.predict import display_name, model_class_names  # pylint: disable=import-outside-toplevel
+  from trainer_module.serving import display_name, model_class_names  # pylint: disable=import-outside-toplevel
   from trainer_module.export import MAX_BATCH  # pylint: disable=import-outside-toplevel
   from trainer_module.features import FEATURE_SPEC  # pylint: disable=import-outside-toplevel
   model = tf.saved_model.load(model_dir)

@@ -1,5 +1,4 @@
-"""Querying pushed models: version lookup, image inputs, `predict`, TF Serving request
-bodies and clients, and the TFLite conversion pushed beside each version.
-
-Nothing here imports TensorFlow at import time; the functions that need it load it.
+"""Querying pushed models: `predict` (images in, class names out) and the TF Serving client
+(REST bodies, gRPC). The model-side pieces they share (version lookup, tf.Examples, class
+names, the TFLite file) are in `trainer_module.serving` and `trainer_module.tflite`.
 """

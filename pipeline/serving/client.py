@@ -14,24 +14,16 @@ import argparse
 import base64
 import json
 import sys
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
 from pipeline.data import contract
+from trainer_module.serving import serialize_examples
 
 PREDICT_SIGNATURE = "serving_default"
 CLASSIFY_SIGNATURE = "classification"
 EXAMPLES_INPUT = "examples"  # trainer_module.export.EXAMPLES_INPUT, without importing TF.
-
-
-def serialize_examples(pixels: np.ndarray) -> List[bytes]:
-  """uint8 [N, 784] -> serialized tf.Examples holding `image_raw`, as the model parses them."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  return [tf.train.Example(features=tf.train.Features(feature={
-      contract.IMAGE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(
-          value=[np.ascontiguousarray(row, np.uint8).tobytes()]))})).SerializeToString()
-          for row in pixels]
 
 
 def _b64(data: bytes) -> Dict[str, str]:
@@ -95,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
   grpc.add_argument("--target", default="localhost:8500", help="default: %(default)s")
   grpc.add_argument("--model", required=True, help="TF Serving's MODEL_NAME, e.g. cnn")
   grpc.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+  grpc.add_argument("--dataset", choices=sorted(contract.CLASS_NAMES),
+                    help="names the classes (serving_default answers with indices)")
   for p in (body, grpc):
     p.add_argument("inputs", nargs="+", metavar="IMAGE")
     p.add_argument("--limit", type=int, help="at most this many images")
@@ -122,7 +116,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
   from trainer_module.export import MAX_BATCH  # pylint: disable=import-outside-toplevel
   probabilities, classes = grpc_predict(args.target, args.model, loaded.pixels, MAX_BATCH,
                                         args.timeout)
-  print("\n".join(predict.format_lines(loaded.names, probabilities, classes, names=None)))
+  names = contract.class_names(args.dataset) if args.dataset else None
+  print("\n".join(predict.format_lines(loaded.names, probabilities, classes, names)))
 
 
 if __name__ == "__main__":

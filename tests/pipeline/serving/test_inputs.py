@@ -8,7 +8,8 @@ from PIL import Image
 
 from pipeline import cli
 from pipeline.data import idx
-from pipeline.serving import images, versions
+from pipeline.serving import images
+from trainer_module import serving as versions
 from tests.conftest import idx_name
 
 
