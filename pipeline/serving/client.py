@@ -19,6 +19,8 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from pipeline.data import contract
+from pipeline.data.idx import IdxError
+from pipeline.serving import images, predict
 from trainer_module.serving import serialize_examples
 
 PREDICT_SIGNATURE = "serving_default"
@@ -98,8 +100,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> None:
   """Reads the images, then prints a body or the gRPC answers; bad input is one line."""
   args = build_parser().parse_args(argv)
-  from pipeline.data.idx import IdxError  # pylint: disable=import-outside-toplevel
-  from pipeline.serving import images, predict  # pylint: disable=import-outside-toplevel
   try:
     if args.limit is not None and args.limit < 1:
       raise images.InputError(f"--limit must be at least 1, got {args.limit}")
@@ -108,14 +108,21 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     sys.exit(f"error: {e}")
   for note in loaded.notes:
     print(note, file=sys.stderr)
+  from trainer_module.export import MAX_BATCH  # pylint: disable=import-outside-toplevel
   if args.command == "body":
+    if len(loaded.pixels) > MAX_BATCH:
+      sys.exit(f"error: {len(loaded.pixels)} images in one request; the model takes at most "
+               f"{MAX_BATCH}: use --limit, or send several requests")
     make = predict_body if args.api == "predict" else classify_body
     json.dump(make(loaded.pixels), sys.stdout)
     print()
     return
-  from trainer_module.export import MAX_BATCH  # pylint: disable=import-outside-toplevel
-  probabilities, classes = grpc_predict(args.target, args.model, loaded.pixels, MAX_BATCH,
-                                        args.timeout)
+  import grpc  # pylint: disable=import-outside-toplevel
+  try:
+    probabilities, classes = grpc_predict(args.target, args.model, loaded.pixels, MAX_BATCH,
+                                          args.timeout)
+  except grpc.RpcError as e:  # Unreachable, unknown model, refused request: TF Serving says.
+    sys.exit(f"error: TF Serving at {args.target}: {e.code().name}: {e.details()}")
   names = contract.class_names(args.dataset) if args.dataset else None
   print("\n".join(predict.format_lines(loaded.names, probabilities, classes, names)))
 

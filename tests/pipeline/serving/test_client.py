@@ -19,6 +19,7 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 from pipeline.data import contract, idx
 from pipeline.serving import client
 from tests.conftest import idx_name
+from trainer_module import export
 
 README = os.path.join(os.path.dirname(__file__), "..", "..", "..", "README.md")
 
@@ -60,6 +61,7 @@ def test_rest_predict_body_decodes_into_examples_serving_default_classifies(
     served_model, tiny_tfrecords, tmp_path, capsys):
   paths, labels = _pngs(tiny_tfrecords, tmp_path)
   body = _body(capsys, "body", "predict", *paths)
+  assert client.EXAMPLES_INPUT == export.EXAMPLES_INPUT
   assert body["signature_name"] == "serving_default" and len(body["instances"]) == len(paths)
   # Row format with one named input: each instance's `examples` is a DT_STRING element.
   examples = [_unb64(instance[client.EXAMPLES_INPUT]) for instance in body["instances"]]
@@ -128,3 +130,16 @@ def test_grpc_client_sends_batches_the_model_accepts(grpc_server, tiny_tfrecords
   out = capsys.readouterr().out.splitlines()
   assert len(out) == 2 and re.match(rf"{re.escape(paths[0])}\s+class {classes[0]}\s+0\.\d{{4}}",
                                     out[0])
+
+
+def test_an_unreachable_server_is_one_line(tiny_tfrecords, tmp_path):
+  import socket  # pylint: disable=import-outside-toplevel
+  with socket.socket() as s:  # A port that was free a moment ago, with nobody listening.
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+  paths, _ = _pngs(tiny_tfrecords, tmp_path, count=1)
+  with pytest.raises(SystemExit) as exit_info:
+    client.main(["grpc", "--target", f"127.0.0.1:{port}", "--model", "cnn", "--timeout", "10",
+                 *paths])
+  assert str(exit_info.value).startswith(f"error: TF Serving at 127.0.0.1:{port}: UNAVAILABLE")
+  assert "\n" not in str(exit_info.value)

@@ -1,6 +1,8 @@
 """What `predict` accepts, checked before TensorFlow loads: model dirs, pictures, IDX files."""
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -88,3 +90,12 @@ def test_short_labels_are_refused(idx_dir):
   with pytest.raises(images.InputError, match="holds 20 labels for 21 images"):
     predict.read_labels(labels, 21)
   assert list(predict.read_labels(labels, 20)) == list(idx.read_labels(labels))
+
+
+def test_predict_checks_load_no_tensorflow():
+  code = ("import sys, pipeline.serving.predict, pipeline.serving.client, trainer_module.serving, "
+          "trainer_module.tflite; "
+          "print(sorted(m for m in ('tensorflow', 'apache_beam', 'tfx') if m in sys.modules))")
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                       timeout=60)
+  assert out.stdout.strip() == "[]"
