@@ -1,6 +1,7 @@
 """`predict`, `score` and the pushed TFLite file, on a real trained and exported SavedModel."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,9 @@ from trainer_module import serving, tflite
 from tests.conftest import idx_name, saved_model_accuracy
 
 FASHION = contract.CLASS_NAMES["fashion_mnist"]
+# image, class name, probability[, true class and a mark when wrong]
+LINE = re.compile(r"^(?P<image>\S+)\s+(?P<name>.+?)\s+(?P<p>[01]\.\d{4})"
+                  r"(?:\s+\(true: (?P<true>.+?)\)(?P<wrong>\s+<- wrong)?)?$")
 
 
 def _test_idx(tiny_tfrecords):
@@ -35,9 +39,14 @@ def test_predict_prints_a_line_per_image_and_the_accuracy_of_serving_default(
   assert run.returncode == 0, run.stderr
   lines = run.stdout.splitlines()
   assert len(lines) == 101 and f"with {version}" in run.stderr
-  first = lines[0].split()
-  assert first[0] == f"{idx_name('test_images')}[0]" and 0 < float(lines[0].split("  ")[2]) <= 1
-  assert all(any(f"  {name}  " in line for name in FASHION) for line in lines[:100])
+  parsed = [LINE.match(line) for line in lines[:100]]
+  assert all(parsed), lines[:100]
+  assert [m["image"] for m in parsed] == [f"{idx_name('test_images')}[{i}]" for i in range(100)]
+  assert {m["name"] for m in parsed} <= set(FASHION) and all(0 < float(m["p"]) <= 1
+                                                              for m in parsed)
+  truth = [FASHION[k] for k in idx.read_labels(labels)]
+  assert [m["true"] for m in parsed] == truth
+  assert [bool(m["wrong"]) for m in parsed] == [m["name"] != t for m, t in zip(parsed, truth)]
   # The accuracy is the SavedModel's on the same 100 test examples, scored independently.
   expected = saved_model_accuracy(version, tiny_tfrecords, "test")
   right = round(expected * 100)
@@ -79,8 +88,8 @@ def test_each_pushed_version_carries_a_tflite_model_that_agrees(served_model, ti
         f"max |p diff| {np.max(np.abs(by_model - by_tflite)):.2e}")
   assert agreement == 1.0
   np.testing.assert_allclose(by_tflite, by_model, atol=1e-4)
-  lines = predict.predict_lines(path, True, ["x"], pixels[:1])
-  assert lines[0].split("  ")[1].strip() == FASHION[model_classes[0]]
+  [line] = predict.predict_lines(path, True, ["x"], pixels[:1])
+  assert LINE.match(line)["name"] == FASHION[model_classes[0]]
 
 
 def test_score_takes_the_base_dir_and_names_the_classes(served_model, tiny_tfrecords, tmp_path):
