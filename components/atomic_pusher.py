@@ -30,6 +30,7 @@ from tfx.v1.components import Pusher
 
 from pipeline.layout import PARTIAL_PUSH_PREFIX, PUSH_RECORD
 from pipeline.data.files import is_remote, remove_dead_staging
+from trainer_module.tflite import write_tflite
 
 _LOG = logging.getLogger(__name__)
 # Test-only: seconds to wait between copying and publishing, to kill a push there.
@@ -79,6 +80,7 @@ def push_atomically(model_path: str, base: str, record: Optional[Dict[str, Any]]
   partial = os.path.join(base, f"{PARTIAL_PUSH_PREFIX}{os.getpid()}-{version}")
   try:
     io_utils.copy_dir(model_path, partial)
+    write_tflite(model_path, partial)  # In the hidden copy: no version appears without it.
     if record is not None:
       with fileio.open(os.path.join(partial, PUSH_RECORD), "w") as f:
         f.write(json.dumps({**record, "version": version}, sort_keys=True))

@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
   _add_pipeline_commands(sub)
   _add_submit_command(sub)
   _add_experiment_command(sub)
+  _add_predict_command(sub)
   for command in sub.choices.values():
     # SUPPRESS: an unset -v after the command keeps the one given before it.
     _verbose_arg(command, default=argparse.SUPPRESS)
@@ -207,6 +208,27 @@ def _add_submit_command(sub) -> None:
   kubeflow = sbm.add_argument_group("--target kubeflow")
   kubeflow.add_argument("--host", help="Kubeflow Pipelines API, e.g. http://127.0.0.1:8080")
   kubeflow.add_argument("--experiment", default="mnist-tfx", help="default: mnist-tfx")
+
+
+def _add_predict_command(sub) -> None:
+  """predict: classify images with a pushed model (pipeline.serving.predict)."""
+  pred = sub.add_parser(
+      "predict", help="classify images with a pushed model, as TF Serving would",
+      description="Sends each image through the SavedModel's serving_default signature as a "
+      "serialized tf.Example, in batches the model accepts, and prints one line per image: "
+      "the image, the class name and its probability; with --labels, the accuracy last. "
+      "PNG/JPEG pictures that are not 28x28 grayscale are converted and resized, with a note.")
+  model = pred.add_mutually_exclusive_group(required=True)
+  model.add_argument("--model-dir", help="a pushed version directory, or the serving base "
+                     "directory (then its newest version), e.g. "
+                     "output/serving_model/mnist-tfx-fashion_mnist/cnn")
+  model.add_argument("--tflite", metavar="FILE",
+                     help="a TFLite file instead, e.g. VERSION_DIR/tflite/model.tflite")
+  pred.add_argument("inputs", nargs="+", metavar="INPUT",
+                    help="PNG/JPEG files, or an IDX images file such as t10k-images-idx3-ubyte")
+  pred.add_argument("--labels", metavar="IDX_LABELS",
+                    help="IDX labels file of the images: adds the accuracy")
+  pred.add_argument("--limit", type=int, metavar="N", help="classify at most N images")
 
 
 def _pipeline_args(p: argparse.ArgumentParser) -> None:

@@ -58,7 +58,7 @@ def dispatch(args: argparse.Namespace) -> None:
   """Runs the command; turns expected failures into one line and an exit status."""
   handlers = {"fetch-data": _fetch_data, "prepare-data": _prepare_data,
               "stage-data": _stage_data, "run": _run, "clean": _clean, "compile": _compile,
-              "submit": _submit, "experiment": _experiment}
+              "submit": _submit, "experiment": _experiment, "predict": _predict}
   try:
     handlers[args.command](args)
   except hp.InvalidSetting as e:
@@ -273,3 +273,18 @@ def _experiment(args: argparse.Namespace) -> None:
   written = run_experiment(cells, idx_dir, output, args.beam_arg or prepare.DEFAULT_BEAM_ARGS)
   print("\n".join(f"wrote {path}" for path in written))
   print(f"compare the runs: tensorboard --logdir {output}/runs")
+
+
+def _predict(args: argparse.Namespace) -> None:
+  """Checks the model path, images and labels before TensorFlow loads, then classifies."""
+  from pipeline.serving import images, predict  # pylint: disable=import-outside-toplevel
+  if args.limit is not None and args.limit < 1:
+    raise checks.UsageError(f"--limit must be at least 1, got {args.limit}")
+  model = predict.model_path(args.model_dir, args.tflite)
+  loaded = images.load_images(args.inputs, args.limit)
+  labels = predict.read_labels(args.labels, len(loaded.names)) if args.labels else None
+  for note in loaded.notes:
+    print(note, file=sys.stderr)
+  print(f"classifying {len(loaded.names)} image(s) with {model}", file=sys.stderr)
+  lines = predict.predict_lines(model, bool(args.tflite), loaded.names, loaded.pixels, labels)
+  print("\n".join(lines))

@@ -75,6 +75,9 @@ def model_fn(features, labels, mode, params):
     # Convolutions fail on an empty batch; run one blank image instead and return
     # none of its results, so an empty request gets an empty answer.
     images = tf.cond(count > 0, lambda: images, lambda: tf.zeros([1, 28, 28, 1]))
+    # The cond's output has no static rank in a converted graph; restated, the
+    # convolutions convert to TFLite's own kernels (pipeline/serving/tflite.py).
+    images = tf.reshape(images, [-1, 28, 28, 1])
   logits, activations = architecture(images, training, params.get("dropout"))
   logits = logits[:count]
   probabilities = tf.nn.softmax(logits, name="probabilities")

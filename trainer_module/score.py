@@ -1,11 +1,14 @@
 """Scores a SavedModel (as pushed) on a split of `prepare-data` output, through its
 `serving_default` signature, in batches of at most export.MAX_BATCH:
 
-  python -m trainer_module.score --model-dir output/serving_model/.../1795000000 \\
+  python -m trainer_module.score --model-dir output/serving_model/<pipeline>/<model> \\
       --data-dir out/tfr [--split test]
 
-Prints JSON: examples, accuracy, and accuracy per class. This is the accuracy a
-TF Serving client would see, independent of the Estimator that trained the model.
+--model-dir is a version directory or the serving base dir (then its newest
+version, the one TF Serving serves). Prints JSON: the version scored, examples,
+accuracy, and accuracy per class keyed by class name (`digit 3` for MNIST). This
+is the accuracy a TF Serving client would see, independent of the Estimator that
+trained the model.
 """
 
 import argparse
@@ -16,36 +19,43 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from pipeline.data import contract
+from trainer_module.serving import ModelDirError, resolve_version
 
 
 def score(model_dir: str, files: List[str]) -> Dict[str, object]:
-  """Accuracy, overall and per class, of the SavedModel in `model_dir` on gzip TFRecords."""
+  """Accuracy, overall and per class (by the model's own class names), of the SavedModel
+  in `model_dir` on gzip TFRecords."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from trainer_module.serving import display_name, model_class_names  # pylint: disable=import-outside-toplevel
   from trainer_module.export import MAX_BATCH  # pylint: disable=import-outside-toplevel
   from trainer_module.features import FEATURE_SPEC  # pylint: disable=import-outside-toplevel
-  predict = tf.saved_model.load(model_dir).signatures["serving_default"]
+  model = tf.saved_model.load(model_dir)
+  predict = model.signatures["serving_default"]
+  names = [display_name(name) for name in model_class_names(model)]
   labels, classes = [], []
   for batch in tf.data.TFRecordDataset(files, compression_type="GZIP").batch(MAX_BATCH):
     labels.append(tf.io.parse_example(batch, FEATURE_SPEC)[contract.LABEL_KEY].numpy())
     classes.append(predict(examples=batch)["classes"].numpy())
   y, p = np.concatenate(labels), np.concatenate(classes)
-  return {"examples": int(len(y)), "accuracy": float(np.mean(y == p)),
-          "per_class": {int(k): float(np.mean(p[y == k] == k)) for k in np.unique(y)}}
+  return {"model_dir": model_dir, "examples": int(len(y)), "accuracy": float(np.mean(y == p)),
+          "per_class": {names[k]: float(np.mean(p[y == k] == k)) for k in np.unique(y)}}
 
 
 def main(argv: Optional[List[str]] = None) -> None:
   """Parses flags, scores, prints JSON."""
   parser = argparse.ArgumentParser(prog="python -m trainer_module.score",
                                    description=__doc__.split("\n\n")[0])
-  parser.add_argument("--model-dir", required=True, help="a SavedModel directory (a version)")
+  parser.add_argument("--model-dir", required=True, help="a pushed version directory, or the "
+                      "serving base directory (then its newest version)")
   parser.add_argument("--data-dir", required=True, help="prepare-data output")
   parser.add_argument("--split", default="test", choices=contract.SPLITS, help="default: test")
   args = parser.parse_args(argv)
-  if not os.path.exists(os.path.join(args.model_dir, "saved_model.pb")):
-    parser.exit(1, f"error: --model-dir {args.model_dir} holds no saved_model.pb; give a "
-                "version directory, e.g. SERVING_DIR/<version>\n")
+  try:
+    model_dir = resolve_version(args.model_dir)
+  except ModelDirError as e:
+    parser.exit(1, f"error: {e}\n")
   from trainer_module.inputs import split_files  # pylint: disable=import-outside-toplevel
-  print(json.dumps(score(args.model_dir, split_files(args.data_dir, args.split)), indent=1))
+  print(json.dumps(score(model_dir, split_files(args.data_dir, args.split)), indent=1))
 
 
 if __name__ == "__main__":

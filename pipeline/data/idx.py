@@ -194,3 +194,13 @@ def write_idx(path: str, array: np.ndarray, gz: bool = False) -> None:
   data = header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
   with open(path, "wb") as f:
     f.write(gzip.compress(data) if gz else data)
+
+
+def validate_images(path: str) -> int:
+  """Checks one images file on its own (magic, 28x28, length); returns its image count."""
+  return _check_file(path, IMAGES_MAGIC)
+
+
+def validate_labels(path: str) -> int:
+  """Checks one labels file on its own (magic, length); returns its label count."""
+  return _check_file(path, LABELS_MAGIC)

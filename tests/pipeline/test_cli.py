@@ -12,7 +12,7 @@ from pipeline import cli
 from tests.conftest import idx_name, write_dataset
 
 COMMANDS = ("fetch-data", "prepare-data", "stage-data", "run", "clean", "compile", "submit",
-            "experiment")
+            "experiment", "predict")
 
 
 def _pipeline(*args, timeout=60):

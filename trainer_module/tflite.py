@@ -1,0 +1,94 @@
+"""A TFLite conversion of a SavedModel's `pixels` signature, written inside a version dir.
+
+As TFX's examples/mnist does, each pushed version also carries a TFLite model
+(components/atomic_pusher.py writes it before the version appears):
+
+  <base>/<version>/tflite/model.tflite   input `pixels` float32 [N, 784] in [0, 1];
+                                          outputs `probabilities` [N, 10], `classes` [N]
+  <base>/<version>/tflite/labels.txt     the class names, one a line, label 0 first
+
+TF Serving reads `saved_model.pb`, `variables/` and `assets*/` of a version, nothing
+else; it would serve a TFLite file instead only with --prefer_tflite_model and a
+`model.tflite` at the version's top level, which is why the file sits in a subdirectory.
+"""
+
+import logging
+import os
+import time
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+from pipeline.data import contract, files
+
+_LOG = logging.getLogger(__name__)
+PIXELS_SIGNATURE = "pixels:serving_default"
+TFLITE_DIR = "tflite"
+TFLITE_FILE = os.path.join(TFLITE_DIR, "model.tflite")
+LABELS_FILE = os.path.join(TFLITE_DIR, "labels.txt")
+
+
+def _converter(model):
+  """A converter of the loaded model's `pixels` signature, its input shape stated."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  signature = model.signatures[PIXELS_SIGNATURE]
+
+  # Re-traced in TF2: converting the v1 SavedModel's signature directly loses the
+  # convolution input's rank at model_fn's empty-batch `tf.cond`.
+  @tf.function(input_signature=[tf.TensorSpec([None, contract.PIXELS], tf.float32,
+                                              name="pixels")])
+  def pixels_fn(pixels):
+    return signature(pixels=pixels)
+
+  converter = tf.lite.TFLiteConverter.from_concrete_functions(
+      [pixels_fn.get_concrete_function()], model)
+  # TFLite's own kernels wherever they apply; TensorFlow's (Select TF ops, in the
+  # full TensorFlow package's interpreter) only for what has none.
+  converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS,
+                                         tf.lite.OpsSet.SELECT_TF_OPS]
+  return converter
+
+
+def write_tflite(saved_model_dir: str, version_dir: str) -> str:
+  """Converts `saved_model_dir`'s `pixels` signature into `version_dir/tflite/`; returns the file.
+
+  `version_dir` may be `saved_model_dir` itself or the copy being pushed. Both
+  files are written atomically; the class names come from the model's own
+  `classification` signature.
+  """
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from trainer_module.serving import model_class_names  # pylint: disable=import-outside-toplevel
+  started = time.monotonic()
+  model = tf.saved_model.load(saved_model_dir)
+  flatbuffer = _converter(model).convert()
+  path = files.join(version_dir, TFLITE_FILE)
+  if not files.is_remote(path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+  files.write_atomically(path, flatbuffer)
+  names = "".join(f"{name}\n" for name in model_class_names(model))
+  files.write_atomically(files.join(version_dir, LABELS_FILE), names.encode("utf-8"))
+  _LOG.info("wrote %s (%.1f MB) in %.1f s", path, len(flatbuffer) / 1e6,
+            time.monotonic() - started)
+  return path
+
+
+def tflite_predict(path: str, pixels: np.ndarray, batch: int) -> Tuple[np.ndarray, np.ndarray]:
+  """(probabilities [N, 10], classes [N]) of uint8 [N, 784] through a TFLite file."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  runner = tf.lite.Interpreter(model_path=path).get_signature_runner()
+  probabilities = [np.zeros((0, contract.NUM_CLASSES), np.float32)]
+  classes = [np.zeros((0,), np.int64)]
+  for start in range(0, len(pixels), batch):
+    out = runner(pixels=pixels[start:start + batch].astype(np.float32) / 255.0)
+    probabilities.append(out["probabilities"])
+    classes.append(out["classes"].astype(np.int64))
+  return np.concatenate(probabilities), np.concatenate(classes)
+
+
+def tflite_class_names(path: str) -> Optional[List[str]]:
+  """The names in `labels.txt` beside a TFLite file, or None when there is none."""
+  labels = os.path.join(os.path.dirname(path), os.path.basename(LABELS_FILE))
+  if not os.path.isfile(labels):
+    return None
+  with open(labels, encoding="utf-8") as f:
+    return [line.rstrip("\n") for line in f if line.strip()]
