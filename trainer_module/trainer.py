@@ -9,6 +9,7 @@ import tensorflow as tf
 from tensorflow import estimator as tf_estimator
 
 from trainer_module.distribution import ClusterRole, cluster_role
+from trainer_module.events import TRAIN_RUN, VALIDATION_RUN
 from trainer_module.hparams import HParams
 from trainer_module.export import export_serving_model
 from trainer_module.inputs import make_input_fn
@@ -53,25 +54,57 @@ class TrainingProgress(tf_estimator.SessionRunHook):
                 run_values.results["loss"], time.monotonic() - self._start)
 
 
+class TrainSummaries(tf.compat.v1.train.SummarySaverHook):
+  """The training summaries and the graph, written into `train/` of the model dir.
+
+  The Estimator would write them at the top of the model dir, which
+  TensorBoard shows as a run named `.`; build_estimator turns its own writers
+  off so this hook is the only one (see events.py for the layout).
+  """
+
+  def __init__(self, save_steps: int, model_dir: str):
+    # The summary op is merged in begin(), once model_fn has built the graph.
+    super().__init__(save_steps=save_steps, output_dir=os.path.join(model_dir, TRAIN_RUN),
+                     summary_op=[])
+
+  def begin(self) -> None:
+    self._summary_op = tf.compat.v1.summary.merge_all()
+    super().begin()
+
+  def after_create_session(self, session, coord) -> None:  # pylint: disable=unused-argument
+    self._summary_writer.add_graph(session.graph)
+
+
+class NamedRunsEstimator(tf_estimator.Estimator):
+  """An Estimator whose evaluations write to `validation/` (or `<name>/`), not `eval*/`."""
+
+  def eval_dir(self, name: Optional[str] = None) -> str:
+    return os.path.join(self.model_dir, name or VALIDATION_RUN)
+
+
+def summary_steps(hparams: HParams) -> int:
+  """How often training summaries are written: about 20 times a run, at most every 100 steps."""
+  return max(1, min(100, hparams.train_steps // 20))
+
+
 def build_estimator(hparams: HParams, model_dir: str,
                     strategy: Optional[Any] = None) -> tf_estimator.Estimator:
-  """An Estimator checkpointing and summarizing under `model_dir`.
+  """An Estimator checkpointing under `model_dir`, evaluating into `model_dir/validation`.
 
-  RunConfig reads TF_CONFIG, so the same call trains distributed when a
-  cluster is described there; `strategy` (see distribution.make_strategy)
-  chooses how.
+  Training summaries need the TrainSummaries hook (train_and_export adds it on
+  the chief). RunConfig reads TF_CONFIG, so the same call trains distributed
+  when a cluster is described there; `strategy` (see
+  distribution.make_strategy) chooses how.
   """
-  train_steps = hparams.train_steps
-  checkpoint_every = max(1, train_steps // hparams.checkpoints)
+  checkpoint_every = max(1, hparams.train_steps // hparams.checkpoints)
   config = tf_estimator.RunConfig(
       model_dir=model_dir,
       train_distribute=strategy,
       save_checkpoints_steps=checkpoint_every,
       keep_checkpoint_max=hparams.keep_checkpoint_max,
-      save_summary_steps=max(1, min(100, train_steps // 20)),
-      log_step_count_steps=max(1, min(100, train_steps // 10)))
-  return tf_estimator.Estimator(model_fn=model_fn, config=config,
-                                params=hparams.estimator_params())
+      save_summary_steps=0, log_step_count_steps=None,  # TrainSummaries writes them instead.
+      checkpoint_save_graph_def=False)  # Its graph would make a run `.` of its own.
+  return NamedRunsEstimator(model_fn=model_fn, config=config, params=hparams.estimator_params())
 
 
 def make_train_input_fn(hparams: HParams, train_files: Sequence[str]):
@@ -87,17 +120,20 @@ def train_and_export(hparams: HParams, train_files: Sequence[str], eval_files: S
   """Trains with evaluation at each checkpoint; the chief also exports for serving.
 
   Returns what this process did: its task, the steps it ran, where the
-  variables lived, and on the chief the final metrics and the export path.
+  variables lived, and on the chief the final validation metrics and the export path.
   In a cluster, `train_and_evaluate` returns nothing, so the chief runs one
   final evaluation itself.
   """
   role = role or cluster_role()
   estimator = build_estimator(hparams, model_dir, strategy)
   progress = TrainingProgress(hparams.train_steps)
+  hooks = [progress]
+  if role.is_chief:  # One writer, as the Estimator's own: the chief's.
+    hooks.append(TrainSummaries(summary_steps(hparams), model_dir))
   eval_input = make_input_fn(eval_files, hparams.batch_size, training=False)
   train_spec = tf_estimator.TrainSpec(
       make_train_input_fn(hparams, train_files),
-      max_steps=hparams.train_steps, hooks=[progress])
+      max_steps=hparams.train_steps, hooks=hooks)
   eval_spec = tf_estimator.EvalSpec(eval_input, steps=hparams.eval_steps,
                                     throttle_secs=0, start_delay_secs=0)
   result = tf_estimator.train_and_evaluate(estimator, train_spec, eval_spec)
@@ -109,9 +145,20 @@ def train_and_export(hparams: HParams, train_files: Sequence[str], eval_files: S
     return report
   metrics = result[0] if result else estimator.evaluate(eval_input, steps=hparams.eval_steps)
   export_serving_model(estimator, export_dir)
-  _LOG.info("exported %s to %s; final eval %s", hparams.model, export_dir, metrics)
-  report.update(export_dir=export_dir, metrics={k: float(v) for k, v in metrics.items()})
+  _LOG.info("exported %s to %s; %s", hparams.model, export_dir, validation_line(metrics))
+  report.update(export_dir=export_dir,
+                validation_metrics={k: float(v) for k, v in metrics.items()})
   return report
+
+
+def validation_line(metrics: Dict[str, Any]) -> str:
+  """The final evaluation's figures, named for the split they come from (not the test split).
+
+  Per-class accuracies are left to TensorBoard; the line would be unreadable.
+  """
+  figures = ", ".join(f"{k} {float(v):.4f}" for k, v in sorted(metrics.items())
+                      if k != "global_step" and not k.startswith("accuracy/class_"))
+  return f"final metrics on the validation split at step {metrics.get('global_step', '?')}: {figures}"
 
 
 def wait_for_export(export_dir: str, timeout_s: float = 900.0, poll_s: float = 2.0) -> None:
