@@ -14,7 +14,7 @@ their validation ones in `eval/`; `run_dir` finds either.
 
 import glob
 import os
-from typing import Dict, List, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 import tensorflow as tf
 
@@ -64,7 +64,7 @@ def read_all_scalars(directory: str) -> Dict[str, Curve]:
   """
   points: Dict[str, Dict[int, float]] = {}
   for path in sorted(glob.glob(os.path.join(directory, _EVENTS))):
-    for event in tf.compat.v1.train.summary_iterator(path):
+    for event in _events(path):
       for value in event.summary.value:
         is_scalar = value.HasField("simple_value") or (
             value.HasField("tensor") and not value.tensor.tensor_shape.dim
@@ -72,6 +72,16 @@ def read_all_scalars(directory: str) -> Dict[str, Curve]:
         if is_scalar:
           points.setdefault(value.tag, {})[event.step] = _scalar_value(value)
   return {tag: sorted(steps.items()) for tag, steps in sorted(points.items())}
+
+
+def _events(path: str) -> Iterator:
+  """The file's events; of a file still being written, those before its partial last record."""
+  iterator = tf.compat.v1.train.summary_iterator(path)
+  while True:
+    try:
+      yield next(iterator)
+    except (StopIteration, tf.errors.DataLossError):
+      return
 
 
 def read_scalars(directory: str, tag: str) -> Curve:

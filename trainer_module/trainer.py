@@ -1,5 +1,6 @@
 """Trainer building blocks shared by the TFX `run_fn` and the standalone task."""
 
+import functools
 import logging
 import os
 import time
@@ -75,11 +76,10 @@ class TrainSummaries(tf.compat.v1.train.SummarySaverHook):
     self._summary_writer.add_graph(session.graph)
 
 
-class NamedRunsEstimator(tf_estimator.Estimator):
-  """An Estimator whose evaluations write to `validation/` (or `<name>/`), not `eval*/`."""
-
-  def eval_dir(self, name: Optional[str] = None) -> str:
-    return os.path.join(self.model_dir, name or VALIDATION_RUN)
+def named_eval_dir(model_dir: str, name: Optional[str] = None) -> str:
+  """Where an evaluation writes its summaries: `validation/`, or `<name>/` for a named one
+  (the Estimator's own choice is `eval/` and `eval_<name>/`)."""
+  return os.path.join(model_dir, name or VALIDATION_RUN)
 
 
 def summary_steps(hparams: HParams) -> int:
@@ -104,7 +104,12 @@ def build_estimator(hparams: HParams, model_dir: str,
       keep_checkpoint_max=hparams.keep_checkpoint_max,
       save_summary_steps=0, log_step_count_steps=None,  # TrainSummaries writes them instead.
       checkpoint_save_graph_def=False)  # Its graph would make a run `.` of its own.
-  return NamedRunsEstimator(model_fn=model_fn, config=config, params=hparams.estimator_params())
+  estimator = tf_estimator.Estimator(model_fn=model_fn, config=config,
+                                     params=hparams.estimator_params())
+  # Estimator refuses subclasses that override its methods, so the instance's own eval_dir,
+  # which evaluate(), train_and_evaluate() and early-stopping hooks all call, is replaced.
+  estimator.eval_dir = functools.partial(named_eval_dir, estimator.model_dir)
+  return estimator
 
 
 def make_train_input_fn(hparams: HParams, train_files: Sequence[str]):

@@ -4,6 +4,8 @@ import csv
 import io
 from typing import Any, Dict, List, Optional, Sequence
 
+import numpy as np
+
 # One row per cell, in this column order. `seed` is empty for an unseeded run.
 COLUMNS = ("dataset", "model", "train_steps", "learning_rate", "lr_schedule", "seed",
            "train_seconds", "final_train_loss", "validation_loss", "validation_accuracy",
@@ -61,11 +63,15 @@ def to_markdown(rows: List[Dict[str, Any]]) -> str:
 
 
 def scalars_csv(scalars: Dict[str, Dict[str, Sequence]]) -> str:
-  """A run's TensorBoard scalars (run -> tag -> (step, value)) as CSV: run, tag, step, value."""
+  """A run's TensorBoard scalars (run -> tag -> (step, value)) as CSV: run, tag, step, value.
+
+  Summaries hold float32: each value is written as the shortest text that reads back
+  as the same float32 (0.91, not 0.9100000262260437).
+  """
   out = io.StringIO()
   writer = csv.writer(out, lineterminator="\n")
   writer.writerow(("run", "tag", "step", "value"))
   for run, tags in sorted(scalars.items()):
     for tag, curve in sorted(tags.items()):
-      writer.writerows((run, tag, step, repr(float(value))) for step, value in curve)
+      writer.writerows((run, tag, step, str(np.float32(value))) for step, value in curve)
   return out.getvalue()

@@ -42,3 +42,11 @@ def test_runs_are_named_for_what_they_hold_in_both_layouts(tmp_path):
   assert events.run_dir(str(legacy), "validation") == str(legacy / "eval")
   assert events.run_dir(str(legacy), "train") == str(legacy)
   assert events.run_dir(str(tmp_path / "empty"), "train") == str(tmp_path / "empty" / "train")
+
+
+def test_a_file_still_being_written_yields_its_complete_records(tmp_path):
+  _v1_scalars(tmp_path, "loss", [(1, 1.0), (2, 0.5)])
+  [path] = tmp_path.glob("events.out.tfevents.*")
+  data = path.read_bytes()
+  path.write_bytes(data[:-5])  # A writer caught mid-record.
+  assert events.read_scalars(str(tmp_path), "loss") == [(1, 1.0)]
