@@ -52,6 +52,17 @@ def job_runs(model_dir: str) -> Dict[str, str]:
   return {legacy.get(relative, relative): directory for relative, directory in found.items()}
 
 
+def _is_scalar(value) -> bool:
+  """A number: not text (such as the Estimator's `checkpoint_path`), histogram or image."""
+  if value.HasField("simple_value"):
+    return True
+  if not value.HasField("tensor") or value.tensor.tensor_shape.dim:
+    return False
+  dtype = tf.dtypes.as_dtype(value.tensor.dtype)
+  return (dtype.is_floating or dtype.is_integer) and (
+      value.metadata.plugin_data.plugin_name in ("", "scalars"))
+
+
 def _scalar_value(value) -> float:
   return float(tf.make_ndarray(value.tensor)) if value.HasField("tensor") else value.simple_value
 
@@ -66,10 +77,7 @@ def read_all_scalars(directory: str) -> Dict[str, Curve]:
   for path in sorted(glob.glob(os.path.join(directory, _EVENTS))):
     for event in _events(path):
       for value in event.summary.value:
-        is_scalar = value.HasField("simple_value") or (
-            value.HasField("tensor") and not value.tensor.tensor_shape.dim
-            and value.metadata.plugin_data.plugin_name in ("", "scalars"))
-        if is_scalar:
+        if _is_scalar(value):
           points.setdefault(value.tag, {})[event.step] = _scalar_value(value)
   return {tag: sorted(steps.items()) for tag, steps in sorted(points.items())}
 

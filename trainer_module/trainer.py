@@ -55,55 +55,47 @@ class TrainingProgress(tf_estimator.SessionRunHook):
                 run_values.results["loss"], time.monotonic() - self._start)
 
 
-class TrainSummaries(tf.compat.v1.train.SummarySaverHook):
-  """The training summaries and the graph, written into `train/` of the model dir.
-
-  The Estimator would write them at the top of the model dir, which
-  TensorBoard shows as a run named `.`; build_estimator turns its own writers
-  off so this hook is the only one (see events.py for the layout).
-  """
-
-  def __init__(self, save_steps: int, model_dir: str):
-    # The summary op is merged in begin(), once model_fn has built the graph.
-    super().__init__(save_steps=save_steps, output_dir=os.path.join(model_dir, TRAIN_RUN),
-                     summary_op=[])
-
-  def begin(self) -> None:
-    self._summary_op = tf.compat.v1.summary.merge_all()
-    super().begin()
-
-  def after_create_session(self, session, coord) -> None:  # pylint: disable=unused-argument
-    self._summary_writer.add_graph(session.graph)
-
-
 def named_eval_dir(model_dir: str, name: Optional[str] = None) -> str:
   """Where an evaluation writes its summaries: `validation/`, or `<name>/` for a named one
   (the Estimator's own choice is `eval/` and `eval_<name>/`)."""
   return os.path.join(model_dir, name or VALIDATION_RUN)
 
 
-def summary_steps(hparams: HParams) -> int:
-  """How often training summaries are written: about 20 times a run, at most every 100 steps."""
-  return max(1, min(100, hparams.train_steps // 20))
+def redirect_training_events(model_dir: str) -> None:
+  """Sends the Estimator's training events to `model_dir/train` instead of `model_dir`.
+
+  At the top of the model dir, TensorBoard would show them as a run named `.`.
+  The Estimator's hooks (summaries, steps per second, and the checkpoint saver's
+  graph and notes) all write through FileWriterCache, keyed by `model_dir`, in
+  every training path, distributed ones included; so the cached writer for
+  `model_dir` is made one that writes into `train/`. Checkpoints stay put.
+  """
+  cache = tf.compat.v1.summary.FileWriterCache
+  with cache._lock:  # pylint: disable=protected-access
+    if model_dir not in cache._cache:  # pylint: disable=protected-access
+      with tf.Graph().as_default():  # A v1 FileWriter refuses to be made eagerly.
+        cache._cache[model_dir] = tf.compat.v1.summary.FileWriter(  # pylint: disable=protected-access
+            os.path.join(model_dir, TRAIN_RUN))
 
 
 def build_estimator(hparams: HParams, model_dir: str,
                     strategy: Optional[Any] = None) -> tf_estimator.Estimator:
   """An Estimator checkpointing under `model_dir`, evaluating into `model_dir/validation`.
 
-  Training summaries need the TrainSummaries hook (train_and_export adds it on
-  the chief). RunConfig reads TF_CONFIG, so the same call trains distributed
-  when a cluster is described there; `strategy` (see
-  distribution.make_strategy) chooses how.
+  Its training events go into `model_dir/train` once redirect_training_events
+  is called (train_and_export does, on the chief). RunConfig reads TF_CONFIG,
+  so the same call trains distributed when a cluster is described there;
+  `strategy` (see distribution.make_strategy) chooses how.
   """
-  checkpoint_every = max(1, hparams.train_steps // hparams.checkpoints)
+  train_steps = hparams.train_steps
+  checkpoint_every = max(1, train_steps // hparams.checkpoints)
   config = tf_estimator.RunConfig(
       model_dir=model_dir,
       train_distribute=strategy,
       save_checkpoints_steps=checkpoint_every,
       keep_checkpoint_max=hparams.keep_checkpoint_max,
-      save_summary_steps=0, log_step_count_steps=None,  # TrainSummaries writes them instead.
-      checkpoint_save_graph_def=False)  # Its graph would make a run `.` of its own.
+      save_summary_steps=max(1, min(100, train_steps // 20)),
+      log_step_count_steps=max(1, min(100, train_steps // 10)))
   estimator = tf_estimator.Estimator(model_fn=model_fn, config=config,
                                      params=hparams.estimator_params())
   # Estimator refuses subclasses that override its methods, so the instance's own eval_dir,
@@ -132,13 +124,13 @@ def train_and_export(hparams: HParams, train_files: Sequence[str], eval_files: S
   role = role or cluster_role()
   estimator = build_estimator(hparams, model_dir, strategy)
   progress = TrainingProgress(hparams.train_steps)
-  hooks = [progress]
-  if role.is_chief:  # One writer, as the Estimator's own: the chief's.
-    hooks.append(TrainSummaries(summary_steps(hparams), model_dir))
+  # The tasks the Estimator has write training events: the chief, or worker 0 beside a master.
+  if role.is_chief or (role.task_type == "worker" and role.task_index == 0):
+    redirect_training_events(estimator.model_dir)
   eval_input = make_input_fn(eval_files, hparams.batch_size, training=False)
   train_spec = tf_estimator.TrainSpec(
       make_train_input_fn(hparams, train_files),
-      max_steps=hparams.train_steps, hooks=hooks)
+      max_steps=hparams.train_steps, hooks=[progress])
   eval_spec = tf_estimator.EvalSpec(eval_input, steps=hparams.eval_steps,
                                     throttle_secs=0, start_delay_secs=0)
   result = tf_estimator.train_and_evaluate(estimator, train_spec, eval_spec)

@@ -244,16 +244,3 @@ def check_claims(results: Dict[str, Dict[str, Any]], settings: str) -> List[Clai
     claims.append(claim)
   return claims
 
-
-def claims_markdown(claims: Sequence[Claim], settings: str, plots: Dict[int, str]) -> str:
-  """The claims section of results.md; `plots` maps a claim number to its written PNG."""
-  lines = [f"## Claims ({settings})", ""]
-  for c in claims:
-    plot = f" Plot: [{plots[c.number]}]({plots[c.number]})" if c.number in plots else ""
-    lines.append(f"{c.number}. **{c.headline}**: {c.text}.{plot}")
-    lines.append(f"   - rule: {c.rule}")
-    if c.reason:
-      lines.append(f"   - {'why' if c.verdict == INCONCLUSIVE else 'because'}: {c.reason}")
-    lines += [f"   - caveat: {caveat}" for caveat in c.caveats]
-    lines += [f"   - {e}" for e in c.evidence]
-  return "\n".join(lines) + "\n"

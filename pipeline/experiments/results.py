@@ -1,4 +1,5 @@
-"""The experiment's results table (the claims are in claims.py), and each run's scalars as CSV."""
+"""results.csv and results.md (the table; the claims section, decided in claims.py), and
+each run's TensorBoard scalars as CSV."""
 
 import csv
 import io
@@ -75,3 +76,18 @@ def scalars_csv(scalars: Dict[str, Dict[str, Sequence]]) -> str:
     for tag, curve in sorted(tags.items()):
       writer.writerows((run, tag, step, str(np.float32(value))) for step, value in curve)
   return out.getvalue()
+
+
+def claims_markdown(claims: Sequence[Any], settings: str, plots: Dict[int, str]) -> str:
+  """The claims section of results.md (claims.Claim objects); `plots` maps a claim number to
+  the PNG written for it, and only those are linked."""
+  lines = [f"## Claims ({settings})", ""]
+  for c in claims:
+    plot = f" Plot: [{plots[c.number]}]({plots[c.number]})" if c.number in plots else ""
+    lines.append(f"{c.number}. **{c.headline}**: {c.text}.{plot}")
+    lines.append(f"   - rule: {c.rule}")
+    if c.reason:
+      lines.append(f"   - reason: {c.reason}")
+    lines += [f"   - caveat: {caveat}" for caveat in c.caveats]
+    lines += [f"   - {e}" for e in c.evidence]
+  return "\n".join(lines) + "\n"

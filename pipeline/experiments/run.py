@@ -61,7 +61,7 @@ def write_reports(cells: Sequence[Cell], output: str) -> List[str]:
         pngs.append(write_atomically(os.path.join(output, name),
                                      plots.plot_claim(claim, finished)))
         plotted[claim.number] = name
-    text += "\n" + claim_rules.claims_markdown(claims, settings, plotted)
+    text += "\n" + tables.claims_markdown(claims, settings, plotted)
   written.append(write_atomically(os.path.join(output, "results.md"), text.encode()))
   return written + pngs + write_scalars(list(finished), output)
 

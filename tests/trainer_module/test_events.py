@@ -6,12 +6,15 @@ from trainer_module import events
 
 
 def _v1_scalars(directory, tag, points):
-  """Scalars as the Estimator writes them (simple_value), through a v1 FileWriter."""
+  """Scalars as the Estimator writes them (simple_value), through a v1 FileWriter, and the
+  checkpoint path it writes beside each evaluation (a string tensor, no plugin)."""
   with tf.Graph().as_default():
     writer = tf.compat.v1.summary.FileWriter(str(directory))
     for step, value in points:
-      value = tf.compat.v1.Summary.Value(tag=tag, simple_value=value)
-      writer.add_summary(tf.compat.v1.Summary(value=[value]), step)
+      path = tf.make_tensor_proto(f"/m/model.ckpt-{step}", dtype=tf.string)
+      values = [tf.compat.v1.Summary.Value(tag=tag, simple_value=value),
+                tf.compat.v1.Summary.Value(tag="checkpoint_path", tensor=path)]
+      writer.add_summary(tf.compat.v1.Summary(value=values), step)
     writer.close()
 
 

@@ -2,7 +2,7 @@
 
 import types
 
-from pipeline.experiments import claims as rules
+from pipeline.experiments import claims as rules, results as results_md
 from pipeline.experiments.grid import Cell, make_grid
 
 LONG, SHORT = 20000, 2000
@@ -108,7 +108,7 @@ def test_an_unconverged_run_is_a_caveat():
 def test_markdown_links_only_plots_that_were_written_and_states_each_rule():
   results = dict([_result("mnist", "cnn", 0.99), _result("mnist", "cnn_tf_layers", 0.99)])
   claims = rules.check_claims(results, "20000steps-lr0.001-constant")
-  text = rules.claims_markdown(claims, "S", {1: "claim1-S.png"})
+  text = results_md.claims_markdown(claims, "S", {1: "claim1-S.png"})
   assert "1. **confirmed (with caveats)**: cnn (Keras layers)" in text
   assert "Plot: [claim1-S.png](claim1-S.png)" in text
   assert "claim2" not in text and "claim3" not in text
