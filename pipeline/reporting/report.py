@@ -72,7 +72,7 @@ def _plot_gate(ax, summary: RunSummary, threshold: float) -> None:
     ax.text(0, threshold, "not evaluated", ha="center", va="bottom")
   ax.set_xticks([])
   ax.set(title="test split vs threshold", xlim=(-1, 1))
-  ax.legend(fontsize=8, loc="lower center")
+  ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.02))  # Below the bar.
 
 
 def _plot_confusion(ax, confusion, class_names: Sequence[str]) -> None:
