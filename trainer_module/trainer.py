@@ -1,5 +1,6 @@
 """Trainer building blocks shared by the TFX `run_fn` and the standalone task."""
 
+import functools
 import logging
 import os
 import time
@@ -9,6 +10,7 @@ import tensorflow as tf
 from tensorflow import estimator as tf_estimator
 
 from trainer_module.distribution import ClusterRole, cluster_role
+from trainer_module.events import TRAIN_RUN, VALIDATION_RUN
 from trainer_module.hparams import HParams
 from trainer_module.export import export_serving_model
 from trainer_module.inputs import make_input_fn
@@ -53,13 +55,37 @@ class TrainingProgress(tf_estimator.SessionRunHook):
                 run_values.results["loss"], time.monotonic() - self._start)
 
 
+def named_eval_dir(model_dir: str, name: Optional[str] = None) -> str:
+  """Where an evaluation writes its summaries: `validation/`, or `<name>/` for a named one
+  (the Estimator's own choice is `eval/` and `eval_<name>/`)."""
+  return os.path.join(model_dir, name or VALIDATION_RUN)
+
+
+def redirect_training_events(model_dir: str) -> None:
+  """Sends the Estimator's training events to `model_dir/train` instead of `model_dir`.
+
+  At the top of the model dir, TensorBoard would show them as a run named `.`.
+  The Estimator's hooks (summaries, steps per second, and the checkpoint saver's
+  graph and notes) all write through FileWriterCache, keyed by `model_dir`, in
+  every training path, distributed ones included; so the cached writer for
+  `model_dir` is made one that writes into `train/`. Checkpoints stay put.
+  """
+  cache = tf.compat.v1.summary.FileWriterCache
+  with cache._lock:  # pylint: disable=protected-access
+    if model_dir not in cache._cache:  # pylint: disable=protected-access
+      with tf.Graph().as_default():  # A v1 FileWriter refuses to be made eagerly.
+        cache._cache[model_dir] = tf.compat.v1.summary.FileWriter(  # pylint: disable=protected-access
+            os.path.join(model_dir, TRAIN_RUN))
+
+
 def build_estimator(hparams: HParams, model_dir: str,
                     strategy: Optional[Any] = None) -> tf_estimator.Estimator:
-  """An Estimator checkpointing and summarizing under `model_dir`.
+  """An Estimator checkpointing under `model_dir`, evaluating into `model_dir/validation`.
 
-  RunConfig reads TF_CONFIG, so the same call trains distributed when a
-  cluster is described there; `strategy` (see distribution.make_strategy)
-  chooses how.
+  Its training events go into `model_dir/train` once redirect_training_events
+  is called (train_and_export does, on the chief). RunConfig reads TF_CONFIG,
+  so the same call trains distributed when a cluster is described there;
+  `strategy` (see distribution.make_strategy) chooses how.
   """
   train_steps = hparams.train_steps
   checkpoint_every = max(1, train_steps // hparams.checkpoints)
@@ -70,8 +96,12 @@ def build_estimator(hparams: HParams, model_dir: str,
       keep_checkpoint_max=hparams.keep_checkpoint_max,
       save_summary_steps=max(1, min(100, train_steps // 20)),
       log_step_count_steps=max(1, min(100, train_steps // 10)))
-  return tf_estimator.Estimator(model_fn=model_fn, config=config,
-                                params=hparams.estimator_params())
+  estimator = tf_estimator.Estimator(model_fn=model_fn, config=config,
+                                     params=hparams.estimator_params())
+  # Estimator refuses subclasses that override its methods, so the instance's own eval_dir,
+  # which evaluate(), train_and_evaluate() and early-stopping hooks all call, is replaced.
+  estimator.eval_dir = functools.partial(named_eval_dir, estimator.model_dir)
+  return estimator
 
 
 def make_train_input_fn(hparams: HParams, train_files: Sequence[str]):
@@ -87,13 +117,16 @@ def train_and_export(hparams: HParams, train_files: Sequence[str], eval_files: S
   """Trains with evaluation at each checkpoint; the chief also exports for serving.
 
   Returns what this process did: its task, the steps it ran, where the
-  variables lived, and on the chief the final metrics and the export path.
+  variables lived, and on the chief the final validation metrics and the export path.
   In a cluster, `train_and_evaluate` returns nothing, so the chief runs one
   final evaluation itself.
   """
   role = role or cluster_role()
   estimator = build_estimator(hparams, model_dir, strategy)
   progress = TrainingProgress(hparams.train_steps)
+  # The tasks the Estimator has write training events: the chief, or worker 0 beside a master.
+  if role.is_chief or (role.task_type == "worker" and role.task_index == 0):
+    redirect_training_events(estimator.model_dir)
   eval_input = make_input_fn(eval_files, hparams.batch_size, training=False)
   train_spec = tf_estimator.TrainSpec(
       make_train_input_fn(hparams, train_files),
@@ -109,9 +142,20 @@ def train_and_export(hparams: HParams, train_files: Sequence[str], eval_files: S
     return report
   metrics = result[0] if result else estimator.evaluate(eval_input, steps=hparams.eval_steps)
   export_serving_model(estimator, export_dir)
-  _LOG.info("exported %s to %s; final eval %s", hparams.model, export_dir, metrics)
-  report.update(export_dir=export_dir, metrics={k: float(v) for k, v in metrics.items()})
+  _LOG.info("exported %s to %s; %s", hparams.model, export_dir, validation_line(metrics))
+  report.update(export_dir=export_dir,
+                validation_metrics={k: float(v) for k, v in metrics.items()})
   return report
+
+
+def validation_line(metrics: Dict[str, Any]) -> str:
+  """The final evaluation's figures, named for the split they come from (not the test split).
+
+  Per-class accuracies are left to TensorBoard; the line would be unreadable.
+  """
+  figures = ", ".join(f"{k} {float(v):.4f}" for k, v in sorted(metrics.items())
+                      if k != "global_step" and not k.startswith("accuracy/class_"))
+  return f"final metrics on the validation split at step {metrics.get('global_step', '?')}: {figures}"
 
 
 def wait_for_export(export_dir: str, timeout_s: float = 900.0, poll_s: float = 2.0) -> None:

@@ -56,5 +56,15 @@ def all_idx_files() -> Tuple[str, ...]:
 
 
 def class_names(dataset: Optional[str]) -> Tuple[str, ...]:
-  """Names of labels 0..9 for `dataset`; the digits when the dataset is unknown (None)."""
+  """Names of labels 0..9 for `dataset`; the digits when the dataset is unknown (None).
+
+  These are the serving signature's class names; people read display_class_names.
+  """
   return CLASS_NAMES[dataset] if dataset else DIGITS
+
+
+def display_class_names(dataset: Optional[str]) -> Tuple[str, ...]:
+  """Names of labels 0..9 for people: `digit 0` ... for MNIST, where a bare `0` beside the
+  label index or an accuracy reads as a number; the dataset's own names otherwise."""
+  names = class_names(dataset)
+  return tuple(f"digit {name}" if name.isdigit() else name for name in names)

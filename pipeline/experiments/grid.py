@@ -6,7 +6,7 @@ them (trainer_module.defaults): the flags given, then the dataset's defaults.
 
 import dataclasses
 import itertools
-from typing import Any, Dict, List, Mapping, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from trainer_module import defaults
 from trainer_module.hparams import HParams
@@ -20,8 +20,10 @@ DEFAULT_MODELS = ("cnn", "cnn_tf_layers", "vgg_like")
 class Cell:
   """One training run of the grid; `hparams.dataset` is its dataset.
 
-  `settings` names what the user set besides dataset and model (the same for
-  every dataset, so the claims can compare datasets at one setting).
+  `settings` names what the user set besides dataset, model and seed (the same
+  for every dataset, so the claims can compare datasets at one setting). Never
+  the seed: runs that share dataset, model and settings are replicates, whose
+  spread the claims (pipeline.experiments.claims) measure.
   """
   hparams: HParams
   settings: str = "defaults"
@@ -31,16 +33,26 @@ class Cell:
     return self.hparams.dataset or ""
 
   @property
+  def seed(self) -> Optional[int]:
+    """The replicate's seed, when HParams has one and it is set."""
+    return getattr(self.hparams, "seed", None)
+
+  @property
   def name(self) -> str:
-    """Unique within a grid, and a directory name: `mnist-cnn-2000steps-lr0.001-constant`."""
-    return f"{self.dataset}-{self.hparams.model}-{self.settings}"
+    """Unique within a grid, and a directory name: `mnist-cnn-2000steps-lr0.001-constant`,
+    then `-seed1` for a seeded replicate."""
+    suffix = "" if self.seed is None else f"-seed{self.seed}"
+    return f"{self.dataset}-{self.hparams.model}-{self.settings}{suffix}"
 
   def hparams_dict(self) -> Dict[str, Any]:
     """The values the HParams dashboard and the results table show."""
     h = self.hparams
-    return {"dataset": self.dataset, "model": h.model, "train_steps": h.train_steps,
-            "learning_rate": h.learning_rate, "lr_schedule": h.lr_schedule,
-            "batch_size": h.batch_size}
+    values = {"dataset": self.dataset, "model": h.model, "train_steps": h.train_steps,
+              "learning_rate": h.learning_rate, "lr_schedule": h.lr_schedule,
+              "batch_size": h.batch_size}
+    if self.seed is not None:
+      values["seed"] = self.seed
+    return values
 
 
 def settings_name(values: Mapping[str, Any]) -> str:
@@ -75,5 +87,5 @@ def make_grid(datasets: Sequence[str], models: Sequence[str],
     for combo in itertools.product(*(varied[f] for f in fields)):
       values = dict(zip(fields, combo))
       cells.append(Cell(defaults.resolve(dataset, {**values, "model": model}),
-                        settings_name(values)))
+                        settings_name({k: v for k, v in values.items() if k != "seed"})))
   return cells

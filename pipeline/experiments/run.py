@@ -1,5 +1,6 @@
 """Runs a grid: prepares each dataset's TFRecords once, trains each unfinished cell, then
-writes the results table, the claims with their verdicts and one plot per claim."""
+writes the results table, the claims with their verdicts, one plot per decided claim and
+each run's TensorBoard scalars as CSV."""
 
 import logging
 import os
@@ -8,7 +9,7 @@ from typing import Callable, Dict, List, Sequence
 from tqdm import tqdm
 
 from pipeline.data.files import write_atomically
-from pipeline.experiments import plots, results as tables
+from pipeline.experiments import claims as claim_rules, plots, results as tables
 from pipeline.experiments.grid import Cell
 from pipeline.experiments.train import load_result, run_cell, write_hparams_config
 
@@ -28,23 +29,41 @@ def prepare_datasets(cells: Sequence[Cell], idx_dir: Callable[[str], str], outpu
   return dirs
 
 
+def write_scalars(names: Sequence[str], output: str) -> List[str]:
+  """`scalars/<run>.csv` for each named run: every TensorBoard scalar of its job, so the
+  curves can be re-derived without TensorBoard."""
+  from trainer_module import events  # pylint: disable=import-outside-toplevel
+  written = []
+  for name in names:
+    runs = events.job_runs(os.path.join(output, "runs", name, "job"))
+    scalars = {run: events.read_all_scalars(directory) for run, directory in runs.items()}
+    if any(scalars.values()):
+      written.append(write_atomically(os.path.join(output, "scalars", f"{name}.csv"),
+                                      tables.scalars_csv(scalars).encode()))
+  return written
+
+
 def write_reports(cells: Sequence[Cell], output: str) -> List[str]:
-  """results.csv, results.md (table and claims) and claim PNGs of the finished cells."""
+  """results.csv, results.md (table and claims), claim PNGs and scalar CSVs of the finished
+  cells. results.md links only the PNGs written here (a claim that was not run has none)."""
   finished = {c.name: load_result(os.path.join(output, "runs", c.name)) for c in cells}
   finished = {name: r for name, r in finished.items() if r}
   rows = [tables.row(r) for r in finished.values()]
   written = [write_atomically(os.path.join(output, "results.csv"), tables.to_csv(rows).encode())]
   text = "# Experiment results\n\n" + tables.to_markdown(rows)
+  pngs = []
   for settings in dict.fromkeys(c.settings for c in cells):
-    claims = tables.check_claims(rows, settings)
-    text += "\n" + tables.claims_markdown(claims, settings)
+    claims = claim_rules.check_claims(finished, settings)
+    plotted = {}
     for claim in claims:
       if claim.verdict != "not run":
-        written.append(write_atomically(
-            os.path.join(output, f"claim{claim.number}-{settings}.png"),
-            plots.plot_claim(claim, finished)))
-  written.insert(1, write_atomically(os.path.join(output, "results.md"), text.encode()))
-  return written
+        name = f"claim{claim.number}-{settings}.png"
+        pngs.append(write_atomically(os.path.join(output, name),
+                                     plots.plot_claim(claim, finished)))
+        plotted[claim.number] = name
+    text += "\n" + tables.claims_markdown(claims, settings, plotted)
+  written.append(write_atomically(os.path.join(output, "results.md"), text.encode()))
+  return written + pngs + write_scalars(list(finished), output)
 
 
 def run_experiment(cells: Sequence[Cell], idx_dir: Callable[[str], str], output: str,

@@ -17,15 +17,15 @@ from tensorboard.plugins.hparams import api as hparams_api
 from pipeline.data import contract
 from pipeline.data.files import write_atomically
 from pipeline.experiments.grid import Cell
-from pipeline.reporting.report import read_scalars
+from trainer_module import events
 from trainer_module.inputs import make_input_fn, split_files
 from trainer_module.trainer import build_estimator, train_and_export
 
 _LOG = logging.getLogger(__name__)
 RESULT_FILE = "result.json"
-# Metrics shown in the HParams dashboard, as (tag, where the tag is written).
-_HPARAMS_METRICS = [("test_accuracy", "."), ("test_loss", "."), ("accuracy", "eval"),
-                    ("loss", "eval")]
+# Metrics shown in the HParams dashboard, as (tag, the run it is in).
+_HPARAMS_METRICS = [(tag, run) for run in (events.TEST_RUN, events.VALIDATION_RUN)
+                    for tag in ("accuracy", "loss")]
 
 
 def load_result(cell_dir: str) -> Dict[str, Any]:
@@ -39,12 +39,12 @@ def load_result(cell_dir: str) -> Dict[str, Any]:
 
 def curves(job_dir: str) -> Dict[str, List[Tuple[int, float]]]:
   """Train loss, and validation loss and accuracy (overall and per class) at each checkpoint."""
-  eval_dir = os.path.join(job_dir, "eval")
-  out = {"train_loss": read_scalars(job_dir, "loss"),
-         "validation_loss": read_scalars(eval_dir, "loss"),
-         "validation_accuracy": read_scalars(eval_dir, "accuracy")}
+  train = events.read_all_scalars(events.run_dir(job_dir, events.TRAIN_RUN))
+  validation = events.read_all_scalars(events.run_dir(job_dir, events.VALIDATION_RUN))
+  out = {"train_loss": train.get("loss", []), "validation_loss": validation.get("loss", []),
+         "validation_accuracy": validation.get("accuracy", [])}
   for k in range(contract.NUM_CLASSES):
-    out[f"validation_accuracy/class_{k}"] = read_scalars(eval_dir, f"accuracy/class_{k}")
+    out[f"validation_accuracy/class_{k}"] = validation.get(f"accuracy/class_{k}", [])
   return out
 
 
@@ -54,15 +54,15 @@ def write_hparams_config(logdir: str) -> None:
     hparams_api.hparams_config(
         hparams=[hparams_api.HParam(name) for name in
                  ("dataset", "model", "train_steps", "learning_rate", "lr_schedule",
-                  "batch_size")],
+                  "batch_size", "seed")],
         metrics=[hparams_api.Metric(tag, group=group) for tag, group in _HPARAMS_METRICS])
 
 
-def _write_hparams_summary(cell: Cell, job_dir: str, test: Dict[str, float]) -> None:
+def _write_hparams_summary(cell: Cell, job_dir: str) -> None:
+  """The session's HParams at the job's top; its metrics are in the job's `test/` and
+  `validation/` runs, which the Estimator wrote."""
   with tf.summary.create_file_writer(job_dir).as_default():
     hparams_api.hparams(cell.hparams_dict(), trial_id=cell.name)
-    for key in ("accuracy", "loss"):
-      tf.summary.scalar(f"test_{key}", test[key], step=cell.hparams.train_steps)
 
 
 def run_cell(cell: Cell, tfrecord_dir: str, cell_dir: str) -> Dict[str, Any]:
@@ -84,9 +84,9 @@ def run_cell(cell: Cell, tfrecord_dir: str, cell_dir: str) -> Dict[str, Any]:
   estimator = build_estimator(cell.hparams, job_dir)
   test = estimator.evaluate(make_input_fn(split_files(tfrecord_dir, "test"),
                                           cell.hparams.batch_size, training=False),
-                            name="test")
+                            name=events.TEST_RUN)  # Into job/test: a run of its own.
   test = {k: float(v) for k, v in test.items() if k != "global_step"}
-  _write_hparams_summary(cell, job_dir, test)
+  _write_hparams_summary(cell, job_dir)
   result = {"cell": cell.name, "settings": cell.settings, "hparams": cell.hparams_dict(),
             "train_seconds": round(seconds, 1), "train_loop_seconds": round(report["train_seconds"], 1),
             "test": test, "curves": curves(job_dir)}

@@ -1,35 +1,16 @@
 """Human-facing output of a run: a terminal summary, a markdown report and a PNG."""
 
-import glob
-import io
 import os
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, Sequence
 
-import matplotlib
 import numpy as np
-import tensorflow as tf
 
 from pipeline.config import PipelineConfig
 from pipeline.data import contract
 from pipeline.data.files import write_atomically
+from pipeline.reporting.figures import png_bytes, pyplot
 from pipeline.reporting.summary import RunSummary
-
-matplotlib.use("Agg")  # Files only; no display on servers.
-import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
-
-Curve = List[Tuple[int, float]]
-
-
-def read_scalars(directory: str, tag: str) -> Curve:
-  """(step, value) of a scalar summary in a directory's event files, by step."""
-  points = {}
-  for path in glob.glob(os.path.join(directory, "events.out.tfevents.*")):
-    for event in tf.compat.v1.train.summary_iterator(path):
-      for value in event.summary.value:
-        if value.tag == tag:
-          points[event.step] = (float(tf.make_ndarray(value.tensor)) if value.HasField("tensor")
-                                else value.simple_value)
-  return sorted(points.items())
+from trainer_module import events
 
 
 def format_summary(summary: RunSummary, seconds: Dict[str, float],
@@ -41,6 +22,8 @@ def format_summary(summary: RunSummary, seconds: Dict[str, float],
                  "results of the run that computed them (change a setting to train again)")
   if summary.accuracy is not None:
     lines.append(f"test accuracy: {summary.accuracy:.4f}")
+    if summary.per_class_accuracy:
+      lines.append("test accuracy per class (label, name):")
     for k, acc in sorted(summary.per_class_accuracy.items()):
       lines.append(f"  {k} {class_names[k]:12s} {acc:.4f}")
   blessed = {True: "yes", False: "NO (below threshold or worse than the baseline)",
@@ -62,22 +45,37 @@ def format_summary(summary: RunSummary, seconds: Dict[str, float],
   return "\n".join(lines)
 
 
-def _plot_curves(axes, model_run: str, threshold: float) -> None:
-  """Train and validation loss on one axis (overfitting shows as a gap), accuracy on the other."""
+def _plot_curves(axes, model_run: str) -> None:
+  """Train and validation loss on one axis (overfitting shows as a gap), validation accuracy on
+  the other. No threshold here: the Evaluator's gate bounds the test split (see _plot_gate)."""
   loss_ax, acc_ax = axes
-  eval_dir = os.path.join(model_run, "eval")
-  for ax, directory, tag, label in [(loss_ax, model_run, "loss", "train"),
-                                    (loss_ax, eval_dir, "loss", "validation"),
-                                    (acc_ax, eval_dir, "accuracy", "validation")]:
-    curve = read_scalars(directory, tag) if model_run else []
+  for ax, run, tag in [(loss_ax, events.TRAIN_RUN, "loss"), (loss_ax, events.VALIDATION_RUN, "loss"),
+                       (acc_ax, events.VALIDATION_RUN, "accuracy")]:
+    curve = events.read_scalars(events.run_dir(model_run, run), tag) if model_run else []
     if curve:
-      ax.plot(*zip(*curve), marker="." if len(curve) < 30 else None, label=label)
-  acc_ax.axhline(threshold, color="red", linestyle="--", label=f"threshold {threshold:g}")
-  loss_ax.set(title="loss", xlabel="step")
-  acc_ax.set(title="validation accuracy (Estimator)", xlabel="step")
+      ax.plot(*zip(*curve), marker="." if len(curve) < 30 else None, label=run)
+  loss_ax.set(title="loss: train (per batch) and validation split", xlabel="step")
+  acc_ax.set(title="validation split accuracy, during training", xlabel="step")
   for ax in axes:
     ax.grid(alpha=0.3)
-    ax.legend()
+    if ax.lines:
+      ax.legend()
+
+
+def _plot_gate(ax, summary: RunSummary, threshold: float) -> None:
+  """The test accuracy the Evaluator judged, beside the threshold it must reach."""
+  ax.axhline(threshold, color="red", linestyle="--", label=f"threshold {threshold:g}")
+  if summary.accuracy is not None:
+    passed = summary.accuracy >= threshold
+    ax.bar([0], [summary.accuracy], width=0.6, color="tab:green" if passed else "tab:red",
+           label=f"test accuracy {summary.accuracy:.4f}")
+    low = min(summary.accuracy, threshold)
+    ax.set_ylim(max(0.0, low - 0.05), min(1.0, max(summary.accuracy, threshold) + 0.02))
+  else:
+    ax.text(0, threshold, "not evaluated", ha="center", va="bottom")
+  ax.set_xticks([])
+  ax.set(title="test split vs threshold", xlim=(-1, 1))
+  ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.02))  # Below the bar.
 
 
 def _plot_confusion(ax, confusion, class_names: Sequence[str]) -> None:
@@ -93,32 +91,39 @@ def _plot_confusion(ax, confusion, class_names: Sequence[str]) -> None:
   ax.set(title="confusion matrix (TFMA, test split)", xlabel="predicted", ylabel="actual")
 
 
+def _verdict(summary: RunSummary) -> str:
+  if summary.blessed is None:
+    return "not evaluated"
+  if summary.blessed:
+    return "blessed"
+  return "NOT BLESSED: " + ("; ".join(summary.failed_checks) or "below the threshold or worse than the baseline")
+
+
 def plot_title(summary: RunSummary, config: PipelineConfig) -> str:
-  """What was trained and how it scored, for the report's PNG."""
+  """What was trained, how it scored on the test split and whether it was blessed: two lines."""
   hp = config.hparams
   accuracy = "n/a" if summary.accuracy is None else f"{summary.accuracy:.4f}"
   return (f"{config.dataset} · {hp.model} · {hp.train_steps} steps of {hp.batch_size} · "
-          f"lr {hp.learning_rate:g} · test accuracy {accuracy} "
-          f"(threshold {config.accuracy_threshold:g}) · run {summary.run_id}")
+          f"lr {hp.learning_rate:g} · run {summary.run_id}\n"
+          f"test accuracy {accuracy} (threshold {config.accuracy_threshold:g}) · {_verdict(summary)}")
 
 
 def plot_run(summary: RunSummary, config: PipelineConfig) -> bytes:
-  """Loss and eval accuracy curves and the confusion matrix, side by side, as PNG bytes."""
-  fig, axes = plt.subplots(1, 3, figsize=(17, 5.4))
-  _plot_curves(axes[:2], summary.uris.get("ModelRun", ""), config.accuracy_threshold)
-  _plot_confusion(axes[2], summary.confusion, contract.class_names(config.dataset))
-  fig.suptitle(plot_title(summary, config))
+  """Loss and validation accuracy curves, the test gate and the confusion matrix, as PNG bytes."""
+  fig, axes = pyplot().subplots(1, 4, figsize=(19, 5.6),
+                                gridspec_kw={"width_ratios": [3, 3, 1.1, 3]})
+  _plot_curves(axes[:2], summary.uris.get("ModelRun", ""))
+  _plot_gate(axes[2], summary, config.accuracy_threshold)
+  _plot_confusion(axes[3], summary.confusion, contract.display_class_names(config.dataset))
+  fig.suptitle(plot_title(summary, config), color="black" if summary.blessed else "firebrick")
   fig.tight_layout()
-  buffer = io.BytesIO()
-  fig.savefig(buffer, format="png", dpi=90)
-  plt.close(fig)
-  return buffer.getvalue()
+  return png_bytes(fig)
 
 
 def write_report(summary: RunSummary, seconds: Dict[str, float], config: PipelineConfig,
                  out_dir: str) -> str:
   """Writes report.md and report.png into `out_dir`, each atomically; returns the md path."""
   write_atomically(os.path.join(out_dir, "report.png"), plot_run(summary, config))
-  text = format_summary(summary, seconds, contract.class_names(config.dataset))
+  text = format_summary(summary, seconds, contract.display_class_names(config.dataset))
   return write_atomically(os.path.join(out_dir, "report.md"), (
       f"# Pipeline run {summary.run_id}\n\n```\n{text}\n```\n\n![run](report.png)\n").encode())

@@ -61,7 +61,7 @@ def run_and_report(config: PipelineConfig, output_root: str) -> RunSummary:
   """
   seconds = run_local(config, output_root)
   summary = summarize(metadata_path(output_root, config.pipeline_name))
-  class_names = contract.class_names(config.dataset)
+  class_names = contract.display_class_names(config.dataset)
   report = write_report(summary, seconds, config,
                         report_dir(output_root, config.pipeline_name, summary.run_id))
   print(format_summary(summary, seconds, class_names))

@@ -10,9 +10,9 @@ import sys
 import pytest
 import tensorflow as tf
 
-from pipeline.reporting.report import read_scalars
 from tests.conftest import saved_model_accuracy
 from trainer_module import cluster
+from trainer_module.events import read_scalars
 from trainer_module.task import checkpoint_step
 
 pytestmark = pytest.mark.slow
@@ -42,7 +42,8 @@ def test_ps_chief_worker_and_evaluator(tiny_tfrecords, tmp_path):
   assert "export_dir" not in worker and "export_dir" not in reports["evaluator:0"]
   assert saved_model_accuracy(chief["export_dir"], tiny_tfrecords) > 0.9
   # The evaluator evaluated checkpoints on its own, up to the last one.
-  evaluated = [step for step, _ in read_scalars(str(tmp_path / "models-job" / "eval"), "accuracy")]
+  validation = str(tmp_path / "models-job" / "validation")
+  evaluated = [step for step, _ in read_scalars(validation, "accuracy")]
   assert len(evaluated) >= 2 and max(evaluated) >= steps
 
 

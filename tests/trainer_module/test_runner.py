@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from pipeline.data import contract
-from pipeline.reporting.report import read_scalars
+from trainer_module import events
 from trainer_module.features import FEATURE_SPEC
 
 from tests.trainer_module.tfx_trainer import HPARAMS, run_trainer
@@ -33,7 +33,7 @@ def trained(tiny_tfrecords, tmp_path_factory):
 
 
 def _scalars(directory, tag):
-  return [value for _, value in read_scalars(directory, tag)]
+  return [value for _, value in events.read_scalars(directory, tag)]
 
 
 def _eval_examples(tfrecord_dir):
@@ -50,17 +50,25 @@ def test_training_reports_its_progress(trained):
 
 
 def test_training_learns_and_logs_for_tensorboard(trained):
-  _, model_run, _ = trained
-  losses = _scalars(model_run, "loss")
+  _, model_run, records = trained
+  # TensorBoard names runs by directory: exactly `train` and `validation`, no `.` or `eval`.
+  assert sorted(events.job_runs(model_run)) == ["train", "validation"]
+  losses = _scalars(os.path.join(model_run, "train"), "loss")
   assert len(losses) >= 3 and losses[-1] < losses[0] / 2
-  accuracy = _scalars(os.path.join(model_run, "eval"), "accuracy")
+  accuracy = _scalars(os.path.join(model_run, "validation"), "accuracy")
   assert accuracy[-1] > 0.9
-  assert _scalars(os.path.join(model_run, "eval"), "accuracy/class_3")
+  assert _scalars(os.path.join(model_run, "validation"), "accuracy/class_3")
   assert glob.glob(os.path.join(model_run, "model.ckpt-80.index"))
+  # The final INFO line names the split its figures come from.
+  [final] = [m for m in records if "final metrics" in m]
+  assert f"final metrics on the validation split at step 80: accuracy {accuracy[-1]:.4f}" in final
 
 
-def test_histograms_have_the_documented_tags(trained):
-  tags = {value.tag for path in glob.glob(os.path.join(trained[1], "events.out.tfevents.*"))
+def test_histograms_and_graph_are_in_the_train_run(trained):
+  train = os.path.join(trained[1], "train")
+  assert any(event.graph_def for path in glob.glob(os.path.join(train, "events.out.tfevents.*"))
+             for event in tf.compat.v1.train.summary_iterator(path))
+  tags = {value.tag for path in glob.glob(os.path.join(train, "events.out.tfevents.*"))
           for event in tf.compat.v1.train.summary_iterator(path)
           for value in event.summary.value if value.metadata.plugin_data.plugin_name == "histograms"
           or value.HasField("histo")}

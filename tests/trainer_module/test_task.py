@@ -27,10 +27,10 @@ def test_task_exports_a_version_reports_its_accuracy_and_refuses_a_done_job(
   result = json.loads(first.stdout)
   [version] = os.listdir(base)  # TF Serving's layout: <base>/<version>/saved_model.pb
   assert result["export_dir"] == os.path.join(base, version) and version.isdigit()
-  assert result["metrics"]["global_step"] == 30
+  assert result["validation_metrics"]["global_step"] == 30
   # The printed accuracy is the exported model's on the whole validation split.
   validation_accuracy = saved_model_accuracy(result["export_dir"], tiny_tfrecords, "validation")
-  assert result["metrics"]["accuracy"] == pytest.approx(validation_accuracy, abs=1e-6)
+  assert result["validation_metrics"]["accuracy"] == pytest.approx(validation_accuracy, abs=1e-6)
   # `trainer_module.score` reads the same SavedModel the way a serving client would.
   scored = subprocess.run([sys.executable, "-m", "trainer_module.score", "--model-dir",
                            result["export_dir"], "--data-dir", tiny_tfrecords, "--split",

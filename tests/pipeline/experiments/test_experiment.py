@@ -10,7 +10,6 @@ import sys
 
 import pytest
 
-from pipeline.experiments import results as tables
 from pipeline.experiments.grid import make_grid
 from tests.conftest import write_dataset
 
@@ -18,23 +17,23 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 
 
 def _hparams_sessions(runs_dir):
-  """trial id -> (hparams, test_accuracy) read back from the TensorBoard event files."""
+  """trial id -> (hparams, test accuracy) read back from the TensorBoard event files."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from tensorboard.plugins.hparams import plugin_data_pb2  # pylint: disable=import-outside-toplevel
+  from trainer_module import events  # pylint: disable=import-outside-toplevel
   sessions = {}
-  for path in glob.glob(os.path.join(runs_dir, "*", "job", "events.out.tfevents.*")):
-    hparams, accuracy = None, None
-    for event in tf.compat.v1.train.summary_iterator(path):
-      for value in event.summary.value:
-        if value.metadata.plugin_data.plugin_name == "hparams":
-          data = plugin_data_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content)
-          if data.HasField("session_start_info"):
-            hparams = {k: v.string_value or v.number_value
-                       for k, v in data.session_start_info.hparams.items()}
-        if value.tag == "test_accuracy":
-          accuracy = float(tf.make_ndarray(value.tensor))
-    if hparams:
-      sessions[os.path.basename(os.path.dirname(os.path.dirname(path)))] = (hparams, accuracy)
+  for job in glob.glob(os.path.join(runs_dir, "*", "job")):
+    hparams = None
+    for path in glob.glob(os.path.join(job, "events.out.tfevents.*")):
+      for event in tf.compat.v1.train.summary_iterator(path):
+        for value in event.summary.value:
+          if value.metadata.plugin_data.plugin_name == "hparams":
+            data = plugin_data_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content)
+            if data.HasField("session_start_info"):
+              hparams = {k: v.string_value or v.number_value
+                         for k, v in data.session_start_info.hparams.items()}
+    [(_, accuracy)] = events.read_scalars(os.path.join(job, "test"), "accuracy")
+    sessions[os.path.basename(os.path.dirname(job))] = (hparams, accuracy)
   return sessions
 
 
@@ -49,6 +48,7 @@ def test_small_grid_writes_table_plots_and_hparams_logs_and_is_not_rerun(tmp_pat
              "--data-dir", f"mnist={tmp_path / 'mnist'}",
              "--data-dir", f"fashion_mnist={tmp_path / 'fashion_mnist'}"]
   subprocess.run(command, cwd=REPO, check=True, timeout=900, capture_output=True)
+  from trainer_module import events  # pylint: disable=import-outside-toplevel
   with open(out / "results.csv") as f:
     rows = list(csv.DictReader(f))
   assert [(r["dataset"], r["model"]) for r in rows] == [
@@ -65,12 +65,23 @@ def test_small_grid_writes_table_plots_and_hparams_logs_and_is_not_rerun(tmp_pat
     hparams, accuracy = sessions[name]
     assert hparams["model"] == r["model"] and hparams["train_steps"] == 200
     assert accuracy == pytest.approx(result["test"]["accuracy"])
+    # TensorBoard's runs for the cell: HParams at the top, then what each run holds.
+    assert sorted(events.job_runs(str(out / "runs" / name / "job"))) == [
+        ".", "test", "train", "validation"]
+    with open(out / "scalars" / f"{name}.csv") as f:
+      scalars = list(csv.DictReader(f))
+    assert [(int(x["step"]), pytest.approx(float(x["value"]))) for x in scalars
+            if x["run"] == "validation" and x["tag"] == "accuracy"] == [
+                tuple(p) for p in result["curves"]["validation_accuracy"]]
   markdown = (out / "results.md").read_text()
   assert markdown.count("\n| mnist |") == 3
   assert "## Claims (200steps-lr0.001-constant-checkpoints2-batch_size20)" in markdown
+  assert "3. **inconclusive at this budget**" in markdown  # One seed per model.
   for claim in (1, 2, 3):
-    png = out / f"claim{claim}-200steps-lr0.001-constant-checkpoints2-batch_size20.png"
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20000
+    png = f"claim{claim}-200steps-lr0.001-constant-checkpoints2-batch_size20.png"
+    assert f"Plot: [{png}]({png})" in markdown
+    assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / png).stat().st_size > 20000
   stamps = {p: os.stat(p).st_mtime_ns for p in glob.glob(str(out / "runs" / "*" / "*.json"))}
   subprocess.run(command, cwd=REPO, check=True, timeout=300, capture_output=True)
   assert {p: os.stat(p).st_mtime_ns for p in stamps} == stamps  # Nothing retrained.
@@ -98,24 +109,39 @@ def test_an_interrupted_cell_resumes_from_its_checkpoint(tiny_tfrecords, tmp_pat
   assert result["test"]["accuracy"] > 0.9
 
 
-def _row(dataset, model, accuracy, loss, train_loss, validation=(0.3, 0.3)):
-  return {"dataset": dataset, "model": model, "test_accuracy": accuracy, "test_loss": loss,
-          "final_train_loss": train_loss, "validation_loss": validation[1],
-          "min_validation_loss": validation[0], "min_validation_loss_step": 500}
+def _write_finished(out, name, result):
+  """A finished run as the grid leaves it: result.json and the job's event files."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  job = out / "runs" / name / "job"
+  for run, key, tag in (("train", "train_loss", "loss"), ("validation", "validation_loss", "loss"),
+                        ("validation", "validation_accuracy", "accuracy")):
+    with tf.summary.create_file_writer(str(job / run)).as_default():
+      for step, value in result["curves"][key]:
+        tf.summary.scalar(tag, value, step=step)
+  (out / "runs" / name / "result.json").write_text(json.dumps(result))
 
 
-def test_claims_are_decided_by_the_numbers():
-  rows = [_row("mnist", "cnn", 0.991, 0.03, 0.01),
-          _row("mnist", "cnn_tf_layers", 0.989, 0.03, 0.01),
-          _row("fashion_mnist", "cnn", 0.91, 0.28, 0.05, validation=(0.25, 0.31)),
-          _row("fashion_mnist", "vgg_like", 0.93, 0.22, 0.15)]
-  claims = {c.number: c for c in tables.check_claims(rows, "S")}
-  assert [claims[n].verdict for n in (1, 2, 3)] == ["confirmed", "confirmed", "confirmed"]
-  assert "accuracy gap 0.0020 (within 0.005)" in claims[1].evidence
-  assert any("validation loss rose from its minimum 0.2500 (step 500) to 0.3100" in e
-             for e in claims[3].evidence)
-  rows[1]["test_accuracy"] = 0.97
-  rows[3]["test_accuracy"] = 0.90
-  claims = {c.number: c for c in tables.check_claims(rows, "S")}
-  assert claims[1].verdict == "refuted" and claims[3].verdict == "refuted"
-  assert [c.verdict for c in tables.check_claims(rows[:1], "S")] == ["not run"] * 3
+def test_reports_link_only_the_plots_written_and_export_scalars(tmp_path):
+  from pipeline.experiments.run import write_reports  # pylint: disable=import-outside-toplevel
+  from tests.pipeline.experiments.test_claims import _result  # pylint: disable=import-outside-toplevel
+  cells = make_grid(["fashion_mnist"], ["cnn", "vgg_like"], {
+      "train_steps": [20000], "learning_rate": [1e-3], "lr_schedule": ["constant"]})
+  cnn, vgg = (_result("fashion_mnist", model, accuracy) for model, accuracy in
+              (("cnn", 0.92), ("vgg_like", 0.93)))
+  _write_finished(tmp_path, *cnn)
+  written = write_reports(cells, str(tmp_path))
+  markdown = (tmp_path / "results.md").read_text()
+  assert "3. **not run**" in markdown and ".png" not in markdown
+  assert not list(tmp_path.glob("*.png"))
+  scalars_csv = tmp_path / "scalars" / f"{cnn[0]}.csv"
+  assert written == [str(tmp_path / "results.csv"), str(tmp_path / "results.md"),
+                     str(scalars_csv)]
+  lines = scalars_csv.read_text().splitlines()
+  assert lines[0] == "run,tag,step,value" and "validation,accuracy,20000,0.91" in lines
+  assert len(lines) == 1 + 20 + 4 + 4
+  _write_finished(tmp_path, *vgg)
+  write_reports(cells, str(tmp_path))
+  markdown = (tmp_path / "results.md").read_text()
+  png = "claim3-20000steps-lr0.001-constant.png"
+  assert "3. **inconclusive at this budget**" in markdown
+  assert f"Plot: [{png}]({png})" in markdown and (tmp_path / png).exists()
