@@ -141,7 +141,7 @@ def pipeline_root_under(output_root: str, name: str) -> str:
   return f"{output_root.rstrip('/')}/pipelines/{name}"
 
 
-# Pushes are copied to `<serving dir>/<PARTIAL_PUSH_PREFIX><pid>-<version>` first, then
+# Pushes are copied to `<serving dir>/<PARTIAL_PUSH_PREFIX><host>-<pid>-<version>` first, then
 # renamed to `<version>` (components/atomic_pusher.py); TF Serving loads numbers only.
 PARTIAL_PUSH_PREFIX = ".partial-"
 

@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 from pipeline.reporting.summary import STATE_NAMES, open_store
+from pipeline.runners.partial_push import this_host
 from tests.conftest import write_dataset
 
 pytestmark = pytest.mark.slow
@@ -95,7 +96,8 @@ def test_kill_9_during_the_push_never_shows_a_partial_version(paths):
   run = _Started(_args(paths, 40), env=env)
   run.wait_for("test hook: pausing")
   [partial] = _versions(paths["serving"])
-  assert partial.startswith(".partial-")  # TF Serving only loads numeric versions.
+  # TF Serving only loads numeric versions; the copy names its host and process.
+  assert partial.startswith(f".partial-{this_host()}-{run.proc.pid}-")
   run.proc.kill()
   run.proc.wait(30)
 
