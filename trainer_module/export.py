@@ -78,18 +78,20 @@ def _framed_as_examples(examples: tf.Tensor) -> tf.Tensor:
   `features` message as a varint, then that message. Random bytes, non-UTF-8
   text and truncated examples fail this. They must not reach ParseExample: its
   error quotes the raw bytes, which Python then fails to decode (a TypeError
-  that names no input).
+  that names no input). Lengths are at most MAX_EXAMPLE_BYTES (checked first),
+  so the varint has at most 3 bytes.
   """
-  head = tf.strings.substr(tf.strings.join([tf.strings.substr(examples, 0, 6), "\0" * 6]), 0, 6)
-  octets = tf.cast(tf.io.decode_raw(head, tf.uint8), tf.int64)  # [N, 6]
-  varint = octets[:, 1:]
-  # Bytes of the varint: up to and including the first without the continuation bit.
-  used = tf.math.cumprod(tf.cast(varint >= 128, tf.int64), axis=1, exclusive=True)
-  ends = tf.reduce_sum(used * tf.cast(varint < 128, tf.int64), axis=1) == 1
-  size = tf.reduce_sum(used * (varint % 128) * (128 ** tf.range(5, dtype=tf.int64)), axis=1)
-  framed = tf.logical_and(tf.logical_and(tf.equal(octets[:, 0], 10), ends),
-                          tf.equal(1 + tf.reduce_sum(used, axis=1) + size,
-                                   tf.cast(tf.strings.length(examples), tf.int64)))
+  head = tf.strings.substr(tf.strings.join([tf.strings.substr(examples, 0, 4), "\0" * 4]), 0, 4)
+  octets = tf.cast(tf.io.decode_raw(head, tf.uint8), tf.int32)  # [N, 4]
+  b1, b2, b3 = octets[:, 1], octets[:, 2], octets[:, 3]
+  one, two = b1 < 128, tf.logical_and(b1 >= 128, b2 < 128)
+  three = tf.logical_and(tf.logical_and(b1 >= 128, b2 >= 128), b3 < 128)
+  low = b1 % 128 + (b2 % 128) * 128
+  # The framed length: tag byte, varint bytes, then the message the varint counts.
+  framed_length = tf.where(one, 2 + b1, tf.where(two, 3 + low, 4 + low + b3 * 16384))
+  framed = tf.logical_and(tf.logical_and(tf.equal(octets[:, 0], 10),
+                                         tf.logical_or(tf.logical_or(one, two), three)),
+                          tf.equal(framed_length, tf.strings.length(examples)))
   return tf.logical_or(framed, tf.equal(tf.strings.length(examples), 0))
 
 
@@ -115,7 +117,7 @@ def _parsed_images(examples: tf.Tensor) -> tf.Tensor:
                                  {IMAGE_KEY: tf.io.RaggedFeature(tf.string)})
   images = parsed[IMAGE_KEY]
   one = tf.debugging.assert_equal(
-      images.row_lengths(), tf.constant(1, tf.int64),
+      images.row_lengths(), tf.constant(1, images.row_splits.dtype),
       message=f"each tf.Example must hold exactly one {IMAGE_KEY} value ({PIXELS} bytes of "
               "28x28 uint8 pixels); values per example")
   with tf.control_dependencies([one]):
