@@ -226,6 +226,9 @@ def main(argv: Optional[List[str]] = None) -> None:
   except Stopped as e:
     print(f"error: stopped by {e}; every task was stopped", file=sys.stderr)
     sys.exit(128 + e.signum)
+  except KeyboardInterrupt:
+    print("error: interrupted; every task was stopped", file=sys.stderr)
+    sys.exit(128 + signal.SIGINT)
   print(to_json(reports))
 
 
