@@ -10,10 +10,10 @@ Signatures:
 
 A malformed request is refused with a message saying what the input should be:
 a batch that is not 1-D (examples) or [N, 784] (pixels), an oversized example
-(refused by its length, before any parsing), an example without exactly one
-`image_raw` value, an image that is not 784 bytes, pixels outside [0, 1].
-Requests that fail before the graph runs (a wrong dtype, bytes that are not a
-tf.Example) get TensorFlow's own message: see README, "Serving: malformed requests".
+(refused by its length, before any parsing), bytes that are not a serialized
+tf.Example, an example without exactly one `image_raw` value, an image that is
+not 784 bytes, pixels outside [0, 1]. Requests refused before the graph runs (a
+wrong dtype or input name) get TensorFlow's own message (README, "The serving model").
 """
 
 import os
