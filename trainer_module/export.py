@@ -31,8 +31,7 @@ PIXELS_INPUT = "pixels"
 # 4.4 GB in one request. Split larger batches on the client.
 MAX_BATCH = 1024
 # A serialized example holds 784 bytes of pixels plus a few dozen of framing; a label or
-# other features add little. Larger ones are refused by length before parsing: a 100 MB
-# one otherwise took 50 s and 2.8 GB before the pixel check refused it.
+# other features add little. Larger ones are refused by length, before parsing copies them.
 MAX_EXAMPLE_BYTES = 64 * 1024
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 EXAMPLES_EXPECTED = (f"{EXAMPLES_INPUT} must be a 1-D batch [N] of serialized tf.Example "
