@@ -81,7 +81,8 @@ def _framed_as_examples(examples: tf.Tensor) -> tf.Tensor:
   so the varint has at most 3 bytes.
   """
   head = tf.strings.substr(tf.strings.join([tf.strings.substr(examples, 0, 4), "\0" * 4]), 0, 4)
-  octets = tf.cast(tf.io.decode_raw(head, tf.uint8), tf.int32)  # [N, 4]
+  # [N, 4]; the reshape gives an empty batch its 4 columns (decode_raw makes it [0, 0]).
+  octets = tf.reshape(tf.cast(tf.io.decode_raw(head, tf.uint8), tf.int32), [-1, 4])
   b1, b2, b3 = octets[:, 1], octets[:, 2], octets[:, 3]
   one, two = b1 < 128, tf.logical_and(b1 >= 128, b2 < 128)
   three = tf.logical_and(tf.logical_and(b1 >= 128, b2 >= 128), b3 < 128)
