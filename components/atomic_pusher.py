@@ -3,9 +3,10 @@
 TFX's stock Pusher copies into `<base>/<version>/` directly, so a push killed
 half-way (or one that fills the disk) leaves a newest version with truncated
 variables that TF Serving would try to load. This one copies into a hidden
-sibling, `<base>/.partial-<pid>-<version>`, that TF Serving ignores (version
+sibling, `<base>/.partial-<host>-<pid>-<version>`, that TF Serving ignores (version
 directories are numbers), then renames it into place. The next Pusher execution,
-blessed or not, removes partial copies whose process is gone. Blessing checks, the
+blessed or not, removes partial copies whose process is gone, on this host only
+(pipeline/runners/partial_push.py). Blessing checks, the
 `pushed` MLMD properties and the version layout are TFX's own.
 
 Each version carries a record of the model artifact it came from (`PUSH_RECORD`):
@@ -28,8 +29,9 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 from tfx.v1.components import Pusher
 
-from pipeline.layout import PARTIAL_PUSH_PREFIX, PUSH_RECORD
-from pipeline.data.files import is_remote, remove_dead_staging
+from pipeline.data.files import is_remote
+from pipeline.layout import PUSH_RECORD
+from pipeline.runners.partial_push import partial_push_name, remove_dead_partial_pushes
 from trainer_module.tflite import write_tflite
 
 _LOG = logging.getLogger(__name__)
@@ -77,7 +79,7 @@ def push_atomically(model_path: str, base: str, record: Optional[Dict[str, Any]]
   version = int(time.time())
   while fileio.exists(os.path.join(base, str(version))):
     version += 1  # Two pushes in one second: the later one gets the next number.
-  partial = os.path.join(base, f"{PARTIAL_PUSH_PREFIX}{os.getpid()}-{version}")
+  partial = os.path.join(base, partial_push_name(str(version)))
   try:
     io_utils.copy_dir(model_path, partial)
     write_tflite(model_path, partial)  # In the hidden copy: no version appears without it.
@@ -109,7 +111,7 @@ class Executor(pusher_executor.Executor):
                               destination)
     base = destination.filesystem.base_directory
     if not is_remote(base):  # Blessed or not, a killed push's copy goes now.
-      remove_dead_staging(base, PARTIAL_PUSH_PREFIX)
+      remove_dead_partial_pushes(base)
     if not self.CheckBlessing(input_dict):
       self._MarkNotPushed(model_push)
       return

@@ -19,7 +19,7 @@ from pipeline import layout
 from pipeline.layout import pipeline_name
 from pipeline.data.fetch import FetchError
 from pipeline.data.idx import IdxError
-from pipeline.runners import recovery
+from pipeline.runners import failures, recovery
 from pipeline.runners.submit import SubmitError
 from trainer_module import defaults, hparams as hp
 
@@ -171,6 +171,9 @@ def _run_locked(args: argparse.Namespace, hparams: hp.HParams, threshold: float,
     interrupt = _interrupt_inside(e)
     if interrupt:
       raise interrupt from None
+    full = failures.disk_full_line(e)  # TensorFlow's own message for it runs to 100+ lines.
+    if full:
+      _fail(full)
     # A component failed; TFX has logged its traceback above. Say which and why, once.
     _fail(f"pipeline run failed: {e}\n(--verbose shows every component's log)")
 

@@ -10,8 +10,9 @@ Pure string functions: no TensorFlow, no filesystem access, no environment reads
 
 import os
 
-# Pushes are copied to `<serving dir>/<PARTIAL_PUSH_PREFIX>...` first, then renamed to
-# `<version>` (components/atomic_pusher.py); TF Serving loads numeric directories only.
+# Pushes are copied to `<serving dir>/<PARTIAL_PUSH_PREFIX><host>-<pid>-<version>` first,
+# then renamed to `<version>` (components/atomic_pusher.py, pipeline/runners/partial_push.py);
+# TF Serving loads numeric directories only.
 PARTIAL_PUSH_PREFIX = ".partial-"
 # Written into every pushed version: which model artifact it came from, so a rerun
 # that would publish the same model again publishes nothing (components/atomic_pusher.py).

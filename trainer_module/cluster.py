@@ -6,13 +6,18 @@
 Every task gets free ports on 127.0.0.1 and its own TF_CONFIG; their logs are
 streamed with a `[task:index]` prefix. The parameter servers never exit on
 their own, so they are stopped once the chief, the workers and the evaluator
-are done. Any task failing, or the whole run passing --timeout, stops every
-task and ends with one line naming the task.
+are done. Every task is watched, the ps included: any task failing, a ps
+exiting while others run, or the whole run passing --timeout stops every task
+within a second and ends with one line naming the task. SIGTERM, SIGHUP and
+Ctrl-C stop every task too (each runs in a process group of its own, which is
+stopped whole). Only SIGKILL of the launcher itself leaves the tasks running:
+no process can act on its own SIGKILL.
 """
 
 import argparse
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -20,7 +25,11 @@ import threading
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from trainer_module.reports import to_json
+
 TASK_MODULE = "trainer_module.task"
+# Stop every task, as Ctrl-C does: a pod being stopped (SIGTERM), a closed terminal (SIGHUP).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 class ClusterError(RuntimeError):
@@ -55,14 +64,41 @@ def task_configs(workers: int, ps: int, evaluator: bool,
           for kind, i in tasks]
 
 
+class Stopped(Exception):
+  """SIGTERM or SIGHUP reached the launcher; every task is being stopped."""
+
+  def __init__(self, signum: int):
+    super().__init__(signal.Signals(signum).name)
+    self.signum = signum
+
+
+def _stop_on_signal(signum, frame) -> None:  # pylint: disable=unused-argument
+  for name in STOP_SIGNALS:  # A second signal must not cut the cleanup short.
+    signal.signal(name, signal.SIG_IGN)
+  raise Stopped(signum)
+
+
+def describe_exit(status: int) -> str:
+  """"exited with status 1" or "was killed by SIGKILL" (Popen gives -N for signal N)."""
+  if status < 0:
+    try:
+      return f"was killed by {signal.Signals(-status).name}"
+    except ValueError:
+      return f"was killed by signal {-status}"
+  return f"exited with status {status}"
+
+
 class _Task:
-  """One task's process, its streamed stderr and its collected stdout."""
+  """One task's process (in a process group of its own), its streamed stderr, its stdout."""
 
   def __init__(self, name: str, tf_config: dict, command: Sequence[str]):
     self.name = name
+    self.is_ps = name.startswith("ps:")
     env = {**os.environ, "TF_CONFIG": json.dumps(tf_config), "PYTHONUNBUFFERED": "1"}
+    # Its own group, so that stopping it also stops whatever it started.
     self.proc = subprocess.Popen(list(command), env=env, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
+                                 stderr=subprocess.PIPE, text=True, start_new_session=True)
+    sys.stderr.write(f"[cluster] started {name}: pid {self.proc.pid}\n")
     self.stdout: List[str] = []
     self.tail: List[str] = []
     self._threads = [threading.Thread(target=self._pump, args=(s, keep), daemon=True)
@@ -83,14 +119,45 @@ class _Task:
     text = "".join(self.stdout)
     return json.loads(text[text.index("{"):]) if "{" in text else {}
 
-  def stop(self) -> None:
-    if self.proc.poll() is None:
-      self.proc.terminate()
-      try:
-        self.proc.wait(10)
-      except subprocess.TimeoutExpired:
-        self.proc.kill()
-        self.proc.wait()
+  def failure(self, status: int) -> str:
+    """One line: this task, how it ended, and its last line of output."""
+    return f"task {self.name} {describe_exit(status)}: " + (
+        self.tail[-1] if self.tail else "(no output)")
+
+  def signal_group(self, signum: int) -> None:
+    try:
+      os.killpg(self.proc.pid, signum)
+    except ProcessLookupError:
+      pass  # Nothing of it is left.
+
+
+def stop_tasks(tasks: Sequence[_Task], grace_s: float = 10.0) -> None:
+  """SIGTERM to every task's process group at once, SIGKILL to whatever is left after grace_s."""
+  for task in tasks:
+    if task.proc.poll() is None:
+      task.signal_group(signal.SIGTERM)
+  deadline = time.monotonic() + grace_s
+  for task in tasks:
+    try:
+      task.proc.wait(max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+      pass
+  for task in tasks:  # Stragglers, and anything a task started that outlived it.
+    task.signal_group(signal.SIGKILL)
+    task.proc.wait()
+
+
+def _failed(tasks: Sequence[_Task], running: Sequence[_Task]) -> Optional[str]:
+  """The first task that failed, or a ps that exited while `running` still ran; None if none.
+
+  A ps is named first: when it dies, the others fail (or hang) because of it.
+  """
+  ended = [(t, t.proc.poll()) for t in sorted(tasks, key=lambda t: not t.is_ps)]
+  for task, status in ended:
+    if status is not None and (status != 0 or (task.is_ps and running)):
+      others = ", ".join(t.name for t in running if t is not task)
+      return task.failure(status) + (f" (while {others} still ran)" if task.is_ps else "")
+  return None
 
 
 def task_command(task_args: Sequence[str]) -> List[str]:
@@ -99,33 +166,33 @@ def task_command(task_args: Sequence[str]) -> List[str]:
 
 
 def run_cluster(command: Sequence[str], workers: int, ps: int, evaluator: bool,
-                timeout_s: float, chief_type: str = "chief") -> Dict[str, dict]:
+                timeout_s: float, chief_type: str = "chief",
+                poll_s: float = 0.2) -> Dict[str, dict]:
   """Runs `command` once per task to completion; returns each task's JSON report by name.
 
-  A task's report is the JSON object it prints last on stdout ({} if none).
+  Every task is watched, the ps included: one that fails, or a ps that exits
+  while others run, stops every task within `poll_s`. A task's report is the
+  JSON object it prints last on stdout ({} if none). However this returns or
+  raises (Stopped, KeyboardInterrupt included), no task is left running.
   """
-  tasks = [_Task(name, config, command)
-           for name, config in task_configs(workers, ps, evaluator, chief_type)]
-  deadline = time.monotonic() + timeout_s
+  tasks: List[_Task] = []
   try:
-    waiting = [t for t in tasks if not t.name.startswith("ps:")]
-    while waiting:
-      for task in list(waiting):
-        status = task.proc.poll()
-        if status is None:
-          continue
-        if status != 0:
-          raise ClusterError(f"task {task.name} exited with status {status}: "
-                             f"{task.tail[-1] if task.tail else '(no output)'}")
-        waiting.remove(task)
-      if waiting and time.monotonic() > deadline:
+    for name, config in task_configs(workers, ps, evaluator, chief_type):
+      tasks.append(_Task(name, config, command))
+    deadline = time.monotonic() + timeout_s
+    running = [t for t in tasks if not t.is_ps]
+    while running:
+      failure = _failed(tasks, running)
+      if failure:
+        raise ClusterError(failure)
+      running = [t for t in running if t.proc.poll() is None]
+      if running and time.monotonic() > deadline:
         raise ClusterError(f"timed out after {timeout_s:.0f} s waiting for "
-                           f"{', '.join(t.name for t in waiting)}")
-      time.sleep(0.5)
-    return {t.name: t.report() for t in tasks if not t.name.startswith("ps:")}
+                           f"{', '.join(t.name for t in running)}")
+      time.sleep(poll_s)
+    return {t.name: t.report() for t in tasks if not t.is_ps}
   finally:
-    for task in tasks:
-      task.stop()
+    stop_tasks(tasks)
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -149,12 +216,20 @@ def main(argv: Optional[List[str]] = None) -> None:
                  "--export-dir E")
   if args.workers < 0 or args.ps < 0:
     parser.error("--workers and --ps must be 0 or more")
+  for name in STOP_SIGNALS:
+    signal.signal(name, _stop_on_signal)
   try:
-    reports = run_cluster(task_command(task_args), args.workers, args.ps, args.evaluator, args.timeout,
-                          args.chief_type)
+    reports = run_cluster(task_command(task_args), args.workers, args.ps, args.evaluator,
+                          args.timeout, args.chief_type)
   except ClusterError as e:
     sys.exit(f"error: {e}")
-  print(json.dumps(reports, indent=1, sort_keys=True))
+  except Stopped as e:
+    print(f"error: stopped by {e}; every task was stopped", file=sys.stderr)
+    sys.exit(128 + e.signum)
+  except KeyboardInterrupt:
+    print("error: interrupted; every task was stopped", file=sys.stderr)
+    sys.exit(128 + signal.SIGINT)
+  print(to_json(reports))
 
 
 if __name__ == "__main__":

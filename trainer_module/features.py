@@ -10,8 +10,6 @@ FEATURE_SPEC = {
     IMAGE_KEY: tf.io.FixedLenFeature([], tf.string),
     LABEL_KEY: tf.io.FixedLenFeature([], tf.int64),
 }
-# Serving requests need no label.
-SERVING_FEATURE_SPEC = {IMAGE_KEY: FEATURE_SPEC[IMAGE_KEY]}
 
 
 def decode_pixels(image_raw: tf.Tensor) -> tf.Tensor:

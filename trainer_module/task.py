@@ -12,7 +12,6 @@ watches.
 """
 
 import argparse
-import json
 import os
 import re
 import sys
@@ -24,6 +23,7 @@ from pipeline.data.files import is_remote
 from trainer_module import defaults, hparams as hp
 from trainer_module.distribution import (ClusterRole, check_distribution, cluster_role,
                                          make_strategy)
+from trainer_module.reports import to_json
 
 _CHECKPOINT_STEP = re.compile(r'^model_checkpoint_path: ".*-(\d+)"$', re.MULTILINE)
 
@@ -130,7 +130,7 @@ def main(argv: Optional[List[str]] = None, configure_logging: bool = False) -> N
     sys.exit(f"error: {hp.flag_name(e.name)} {e.problem}")
   except (ValueError, FileNotFoundError) as e:
     sys.exit(f"error: {e}")
-  print(json.dumps(result, indent=1, sort_keys=True))
+  print(to_json(result))
 
 
 if __name__ == "__main__":

@@ -13,9 +13,8 @@ import os
 import shutil
 from typing import Iterator, List, Tuple
 
-from pipeline.layout import (PARTIAL_PUSH_PREFIX, metadata_path, pipeline_root_under,
-                             serving_root_under)
-from pipeline.data.files import remove_dead_staging
+from pipeline.layout import metadata_path, pipeline_root_under, serving_root_under
+from pipeline.runners.partial_push import remove_dead_partial_pushes
 
 _LOG = logging.getLogger(__name__)
 
@@ -29,23 +28,55 @@ def run_lock(lock_path: str) -> Iterator[None]:
   """Holds an exclusive lock for one run; a second run refuses at once, naming the first.
 
   The lock is the kernel's (flock), so it is released when its process dies,
-  even by SIGKILL: a killed run never blocks the next one.
+  even by SIGKILL: a killed run never blocks the next one. It is taken on the
+  directory that holds `lock_path` (next to ML Metadata's file), not on the file:
+  flock locks an inode, and a deleted lock file would let a second run lock a
+  new one beside the first. `lock_path` only names the holder's pid.
   """
-  os.makedirs(os.path.dirname(lock_path), exist_ok=True)
-  fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+  fd = _lock_directory(os.path.dirname(lock_path), lock_path)
   try:
-    try:
-      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-      holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-      raise RunLockedError(
-          f"another run (pid {holder}) is using {os.path.dirname(lock_path)}; wait for it "
-          "to finish, or give this run another --output-root") from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    with open(lock_path, "w") as f:
+      f.write(f"{os.getpid()}\n")
     yield
   finally:
     os.close(fd)  # Closing releases the lock.
+
+
+def _lock_directory(directory: str, lock_path: str) -> int:
+  """An fd of `directory` holding its exclusive flock; RunLockedError if a live run has it."""
+  while True:
+    os.makedirs(directory, exist_ok=True)
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      os.close(fd)
+      raise RunLockedError(
+          f"another run ({_holder(lock_path)}) is using {directory}; wait for it "
+          "to finish, or give this run another --output-root") from None
+    if _same_inode(fd, directory):
+      return fd
+    os.close(fd)  # Replaced between open and flock: the lock must be on what is there now.
+
+
+def _same_inode(fd: int, path: str) -> bool:
+  """True while `path` still names the file or directory open as `fd`."""
+  try:
+    here = os.stat(path)
+  except FileNotFoundError:
+    return False
+  there = os.fstat(fd)
+  return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+
+
+def _holder(lock_path: str) -> str:
+  """"pid N" from the holder's lock file, or what is known when it is gone or not yet written."""
+  try:
+    with open(lock_path) as f:
+      pid = f.read(32).strip()
+  except FileNotFoundError:
+    pid = ""
+  return f"pid {pid}" if pid.isdigit() else "pid unknown: its run.lock was deleted or not yet written"
 
 
 @contextlib.contextmanager
@@ -75,7 +106,7 @@ def clean(output_root: str, pipeline_name: str) -> Tuple[int, int]:
   freed = remove_outputs(uris)
   serving = serving_root_under(output_root, pipeline_name)
   for model in os.listdir(serving) if os.path.isdir(serving) else []:
-    remove_dead_staging(os.path.join(serving, model), PARTIAL_PUSH_PREFIX)
+    remove_dead_partial_pushes(os.path.join(serving, model))
   for uri in uris:
     _LOG.info("removed %s", uri)
   return len(uris), freed

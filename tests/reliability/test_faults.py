@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 from pipeline.reporting.summary import STATE_NAMES, open_store
+from pipeline.runners.partial_push import this_host
 from tests.conftest import write_dataset
 
 pytestmark = pytest.mark.slow
@@ -97,7 +98,8 @@ def test_kill_9_during_the_push_never_shows_a_partial_version(paths):
   run = _Started(_args(paths, 40), env=env)
   run.wait_for("test hook: pausing")
   [partial] = _versions(paths["serving"])
-  assert partial.startswith(".partial-")  # TF Serving only loads numeric versions.
+  # TF Serving only loads numeric versions; the copy names its host and process.
+  assert partial.startswith(f".partial-{this_host()}-{run.proc.pid}-")
   run.proc.kill()
   run.proc.wait(30)
 
@@ -143,11 +145,34 @@ def test_full_disk_during_prepare_data_is_one_line_and_leaves_nothing(tmp_path):
     assert os.listdir(small) == []
 
 
+def _one_disk_full_line(stderr, under):
+  """The run's single error line, checked to name a path under `under` and nothing more."""
+  [line] = [line for line in stderr.splitlines() if line.startswith("error: ")]
+  assert line.startswith(f"error: {under}/") and line.endswith(
+      ": No space left on device (free some space, then rerun the same command: components "
+      "that finished are reused from the cache)")
+  for noise in ("Traceback", "allocated tensors", "Original stack trace", "--verbose"):
+    assert noise not in stderr
+  return line
+
+
 def test_full_disk_during_the_push_publishes_nothing(paths):
   with _tmpfs(paths["serving"], "64k"):
     result = _run(_args(paths, 20))
     assert result.returncode == 1
-    assert "No space left on device" in result.stderr.splitlines()[-2]
+    _one_disk_full_line(result.stderr, paths["serving"])
     assert os.listdir(paths["serving"]) == []  # No partial copy, no version.
+  states = _states(paths["db"])
+  assert "RUNNING" not in states and "FAILED" in states
+
+
+def test_full_disk_in_the_trainer_is_one_line_naming_the_path(paths):
+  # Room for the graph, not for the first checkpoint: TensorFlow's error for that is
+  # a ResourceExhaustedError of 100+ lines ending in a hint about tensor allocations.
+  trainer = os.path.join(paths["out"], "pipelines", PIPELINE, "Trainer")
+  with _tmpfs(trainer, "4m"):
+    result = _run(_args(paths, 20))
+    assert result.returncode == 1
+    _one_disk_full_line(result.stderr, trainer)
   states = _states(paths["db"])
   assert "RUNNING" not in states and "FAILED" in states

@@ -5,7 +5,12 @@ Each test bounds its cluster with run_cluster's timeout, which stops every task
 """
 
 import os
+import re
+import signal
+import subprocess
 import sys
+import threading
+import time
 
 import pytest
 import tensorflow as tf
@@ -40,6 +45,7 @@ def test_ps_chief_worker_and_evaluator(tiny_tfrecords, tmp_path):
   [version] = os.listdir(tmp_path / "models")  # Only the chief exported.
   assert chief["export_dir"] == str(tmp_path / "models" / version)
   assert "export_dir" not in worker and "export_dir" not in reports["evaluator:0"]
+  assert reports["evaluator:0"]["last_loss"] is None  # It trained no step: null, not NaN.
   assert saved_model_accuracy(chief["export_dir"], tiny_tfrecords) > 0.9
   # The evaluator evaluated checkpoints on its own, up to the last one.
   validation = str(tmp_path / "models-job" / "validation")
@@ -84,3 +90,85 @@ def test_a_task_past_the_timeout_stops_the_cluster(tiny_tfrecords, tmp_path):
   command = cluster.task_command(_task_args(tiny_tfrecords, tmp_path, 100000))
   with pytest.raises(cluster.ClusterError, match="timed out after 20 s waiting for chief:0"):
     cluster.run_cluster(command, workers=0, ps=1, evaluator=False, timeout_s=20)
+
+
+class _Launcher:
+  """`python -m trainer_module.cluster` in a subprocess, its stderr lines watched."""
+
+  def __init__(self, tiny_tfrecords, tmp_path, steps=100000):
+    args = ["--workers", "0", "--ps", "1", "--timeout", str(TIMEOUT_S), "--",
+            *_task_args(tiny_tfrecords, tmp_path, steps)]
+    self.proc = subprocess.Popen([sys.executable, "-m", "trainer_module.cluster", *args],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    self.lines = []
+    threading.Thread(target=lambda: self.lines.extend(self.proc.stderr), daemon=True).start()
+    self.job_dir = str(tmp_path / "models-job")
+
+  def pids(self):
+    """Task name -> pid, from the launcher's `started` lines."""
+    found = (re.match(r"\[cluster\] started (\S+): pid (\d+)$", line.strip())
+             for line in self.lines)
+    return {m.group(1): int(m.group(2)) for m in found if m}
+
+  def wait_until_training(self, timeout=TIMEOUT_S):
+    """Until both tasks run and the chief's first checkpoint exists (the ps is in use)."""
+    deadline = time.monotonic() + timeout
+    while len(self.pids()) < 2 or checkpoint_step(self.job_dir) is None:
+      assert self.proc.poll() is None, "".join(self.lines[-30:])
+      assert time.monotonic() < deadline, "".join(self.lines[-30:])
+      time.sleep(0.2)
+
+  def wait(self, timeout):
+    try:
+      return self.proc.wait(timeout)
+    finally:
+      self.proc.kill()  # Only if the launcher itself hung; its tasks are checked by the test.
+
+  def error_lines(self):
+    return [line.strip() for line in self.lines if line.startswith("error: ")]
+
+
+def _gone(pid):
+  """True once `pid` no longer runs (a zombie counts as gone)."""
+  try:
+    with open(f"/proc/{pid}/stat") as f:
+      return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+  except FileNotFoundError:
+    return True
+
+
+@pytest.fixture
+def launcher(tiny_tfrecords, tmp_path):
+  started = _Launcher(tiny_tfrecords, tmp_path)
+  yield started
+  started.proc.kill()
+  started.proc.wait(30)
+  for pid in started.pids().values():  # Whatever happened, kill what the test started.
+    if not _gone(pid):
+      os.kill(pid, signal.SIGKILL)
+
+
+def test_a_killed_ps_stops_the_cluster_in_seconds_naming_it(launcher):
+  launcher.wait_until_training()
+  pids = launcher.pids()
+  os.kill(pids["ps:0"], signal.SIGKILL)
+  start = time.monotonic()
+  assert launcher.wait(60) == 1
+  assert time.monotonic() - start < 30  # Not --timeout: the ps is watched too.
+  [line] = launcher.error_lines()
+  assert line.startswith("error: task ps:0 was killed by SIGKILL: ")
+  assert line.endswith("(while chief:0 still ran)")
+  assert all(_gone(pid) for pid in pids.values())
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_to_the_launcher_stops_every_task(launcher, signum):
+  launcher.wait_until_training()
+  pids = launcher.pids()
+  launcher.proc.send_signal(signum)
+  assert launcher.wait(60) == 128 + signum
+  assert launcher.error_lines() == [
+      f"error: stopped by {signal.Signals(signum).name}; every task was stopped"]
+  assert all(_gone(pid) for pid in pids.values())  # No orphans left training.
+

@@ -3,8 +3,10 @@
 import glob
 import logging
 import os
+import resource
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -188,3 +190,69 @@ def test_warmup_requests_replay_against_the_model(trained, model):
   example = classify.input.example_list.examples[0].SerializeToString()
   out = model.signatures[classify.model_spec.signature_name](inputs=tf.constant([example]))
   assert out["scores"].shape == (1, 10)
+
+
+def _example(values):
+  return tf.train.Example(features=tf.train.Features(feature={"image_raw": tf.train.Feature(
+      bytes_list=tf.train.BytesList(value=values))})).SerializeToString()
+
+
+GOOD = _example([bytes(784)])
+NOT_AN_EXAMPLE = r"each of examples must be a serialized tf.Example \(the bytes of"
+ONE_IMAGE = r"each tf.Example must hold exactly one image_raw value \(784 bytes"
+EXAMPLES_SHAPE = r"examples must be a 1-D batch \[N\] of serialized tf.Example strings"
+PIXELS_SHAPE = r"pixels must be float32 \[N, 784\]: N images of 28x28 pixels in \[0, 1\]"
+
+
+@pytest.mark.parametrize("examples,message", [
+    # Before, these three got a TypeError from TF's binding: ParseExample's error quotes
+    # the raw bytes, which Python could not decode.
+    ([b"\xff\xfe\xfd not UTF-8"], NOT_AN_EXAMPLE),
+    ([bytes(np.random.default_rng(0).integers(0, 256, 64, dtype=np.uint8))], NOT_AN_EXAMPLE),
+    ([GOOD, GOOD[:50]], NOT_AN_EXAMPLE),  # Truncated.
+    ([_example([bytes(784), bytes(784)])], ONE_IMAGE),  # Was "Can't parse serialized Example".
+    ([tf.train.Example().SerializeToString()], ONE_IMAGE),
+    # A scalar: was "slice index 0 … out of bounds".
+    (GOOD, EXAMPLES_SHAPE + r".*got shape\] \[\]"),
+    ([[GOOD, GOOD]], EXAMPLES_SHAPE + r".*got shape\] \[1 2\]"),
+])
+def test_malformed_examples_are_told_what_the_signature_expects(model, examples, message):
+  for signature, name in (("serving_default", "examples"), ("classification", "inputs")):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+      model.signatures[signature](**{name: tf.constant(examples)})
+
+
+@pytest.mark.parametrize("shape", [[1, 28, 28], [784], [1, 783], [1, 784, 1]])
+def test_misshaped_pixels_are_told_the_expected_shape(model, shape):
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match=PIXELS_SHAPE + rf".*got shape\] \[{' '.join(map(str, shape))}\]"):
+    model.signatures["pixels:serving_default"](pixels=tf.zeros(shape))
+
+
+def test_an_oversized_example_is_refused_by_size_before_parsing(trained):
+  """Through a TF1 Session, as TF Serving runs a SavedModel.
+
+  Not through `model.signatures[...]`: TF's Python binding first formats the input
+  into an error message it then drops (70 s for 100 MB, before any op runs; README).
+  """
+  from trainer_module.export import MAX_EXAMPLE_BYTES  # pylint: disable=import-outside-toplevel
+  with tf.compat.v1.Session(graph=tf.Graph()) as session:
+    signature = tf.compat.v1.saved_model.loader.load(
+        session, ["serve"], trained[0]).signature_def["serving_default"]
+    feed, fetch = signature.inputs["examples"].name, signature.outputs["classes"].name
+    assert session.run(fetch, {feed: [GOOD]}).shape == (1,)
+    huge = [GOOD, _example([bytes(100 << 20)])]  # 100 MB of image_raw.
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.monotonic()
+    too_big = rf"each serialized tf.Example must be at most {MAX_EXAMPLE_BYTES} bytes"
+    with pytest.raises(tf.errors.InvalidArgumentError, match=too_big):
+      session.run(fetch, {feed: huge})
+    # Before: parsed first (a copy of all of it), then refused by the pixel check.
+    assert time.monotonic() - start < 10
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 500 << 10  # KiB
+
+
+def test_a_wrong_dtype_is_refused_by_tensorflow_before_the_graph_runs(model):
+  """TF's own check, in the function call: no graph op of ours can reword it (README)."""
+  with pytest.raises(tf.errors.InvalidArgumentError, match="expected to be a float tensor"):
+    model.signatures["pixels:serving_default"](pixels=tf.zeros([1, 784], tf.int64))
