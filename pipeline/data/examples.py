@@ -97,6 +97,31 @@ def rows_by_split(rows: np.ndarray, idx_set: str) -> Dict[str, np.ndarray]:
   return {"train": rows[~validation], "validation": rows[validation]}
 
 
+class EmptySplitError(ValueError):
+  """Carving left a split without a single example."""
+
+
+def check_split_counts(counts: Dict[str, int], published: Dict[str, int]) -> None:
+  """Raises EmptySplitError, saying why, if a split of `counts` has no example.
+
+  Args:
+    counts: Split name -> examples written.
+    published: IDX file set -> examples it holds.
+  """
+  for split, n in counts.items():
+    if n:
+      continue
+    source = contract.SPLIT_SOURCE[split]
+    bucket = f"the validation bucket (crc32 of the pixels % {contract.VALIDATION_BUCKETS} == 0)"
+    why = {"validation": f"none of the {published[source]} published {source} images hashed "
+                         f"into {bucket}",
+           "train": f"every one of the {published[source]} published {source} images hashed "
+                    f"into {bucket}"}.get(split, f"the {source} IDX files hold no examples")
+    raise EmptySplitError(
+        f"the {split} split came out empty: {why}. Identical images (all blank, say) share "
+        f"one bucket: check the {source} images")
+
+
 def example_in_split(example: bytes, split: str) -> bool:
   """`split_mask` for one serialized example, as encoded here."""
   return bool(split_mask(np.frombuffer(example, np.uint8)[None, :], split)[0])

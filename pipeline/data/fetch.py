@@ -14,10 +14,13 @@ from typing import List, Optional, Sequence
 
 from pipeline.data import contract
 from pipeline.data.datasets import DatasetSpec
-from pipeline.data.files import CHUNK, open_maybe_gzip
+from pipeline.data.files import CHUNK, open_maybe_gzip, remove_dead_staging
 from pipeline.data.sources import Source, Timeouts, default_sources
 
 _LOG = logging.getLogger(__name__)
+# Downloads land in `<cache>/<dataset>/.fetch-<pid>-…` first; the pid lets a later fetch
+# remove what a killed one left there (a partial file, perhaps), as prepare-data does.
+FETCH_PREFIX = ".fetch-"
 
 
 class FetchError(RuntimeError):
@@ -78,7 +81,7 @@ def _try_source(source: Source, spec: DatasetSpec, cache_dir: str) -> None:
   """Fetches all four files from one source, verifies them, then moves them in."""
   target = dataset_cache_dir(spec, cache_dir)
   os.makedirs(target, exist_ok=True)
-  with tempfile.TemporaryDirectory(dir=target, prefix=".fetch-") as tmp:
+  with tempfile.TemporaryDirectory(dir=target, prefix=f"{FETCH_PREFIX}{os.getpid()}-") as tmp:
     with source.open(tmp) as get:
       for name in contract.all_idx_files():
         _install_verified(get(name), os.path.join(tmp, name), spec.sha256[name])
@@ -104,6 +107,7 @@ def fetch_dataset(spec: DatasetSpec, cache_dir: Optional[str] = None,
   """
   cache_dir = cache_dir or default_cache_dir()
   target = dataset_cache_dir(spec, cache_dir)
+  remove_dead_staging(target, FETCH_PREFIX)
   if is_cached(spec, cache_dir):
     _LOG.info("%s: verified copy already in %s", spec.name, target)
     return target

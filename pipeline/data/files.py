@@ -120,3 +120,13 @@ def remove_dead_staging(directory: str, prefix: str) -> List[str]:
   if removed:
     _LOG.warning("removed what killed runs left in %s: %s", directory, ", ".join(removed))
   return removed
+
+
+def live_staging_owners(directory: str, prefix: str) -> List[int]:
+  """Pids of other running processes that own a `directory/<prefix><pid>-...` entry."""
+  pids = set()
+  for name in os.listdir(directory) if os.path.isdir(directory) else []:
+    pid = name[len(prefix):].split("-", 1)[0]
+    if name.startswith(prefix) and pid.isdigit() and int(pid) != os.getpid():
+      pids.add(int(pid))
+  return sorted(pid for pid in pids if process_alive(pid))

@@ -1,12 +1,14 @@
 """The custom ExampleGen's executor, driven like TFX drives it."""
 
 import glob
+import gzip
 import os
 import socket
 import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 import tensorflow as tf
@@ -17,6 +19,8 @@ from tfx.types import artifact_utils, standard_artifacts, standard_component_spe
 from tfx.utils import proto_utils
 
 from components.idx_example_gen import Executor, make_idx_example_gen
+from pipeline.data import contract, idx
+from pipeline.data.examples import EmptySplitError
 from tests.conftest import BEAM_TEST_ARGS, expected_split_counts, write_dataset
 
 
@@ -41,6 +45,8 @@ def _do(idx_dir, tmp_path, beam_args):
       standard_component_specs.INPUT_CONFIG_KEY: input_config,
       standard_component_specs.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(
           example_gen_pb2.Output()),
+      standard_component_specs.OUTPUT_DATA_FORMAT_KEY:
+          component.exec_properties[standard_component_specs.OUTPUT_DATA_FORMAT_KEY],
   }
   Executor(Executor.Context(beam_pipeline_args=beam_args)).Do(
       {}, {standard_component_specs.EXAMPLES_KEY: [examples]}, exec_properties)
@@ -125,3 +131,36 @@ def test_executor_streams_gzip_input(tmp_path):
   write_dataset(idx_dir, n_train=40, n_eval=20, gz=True)
   examples = _do(idx_dir, tmp_path, BEAM_TEST_ARGS)
   assert _counts(examples) == expected_split_counts(idx_dir)
+
+
+def _shards(directory):
+  """Split-*/shard name -> decompressed bytes."""
+  out = {}
+  for path in sorted(glob.glob(os.path.join(directory, "Split-*", "*.gz"))):
+    with gzip.open(path) as f:
+      out[os.path.relpath(path, directory)] = f.read()
+  return out
+
+
+def test_executor_writes_what_prepare_data_writes_chunk_by_chunk(tmp_path):
+  from pipeline.data.prepare import prepare_data  # pylint: disable=import-outside-toplevel
+  idx_dir = str(tmp_path / "idx")
+  write_dataset(idx_dir, n_train=12000, n_eval=300, seed=4)  # 3 + 1 chunks of 5000.
+  examples = _do(idx_dir, tmp_path, BEAM_TEST_ARGS)
+  prepare_data(idx_dir, str(tmp_path / "tfr"), BEAM_TEST_ARGS)
+  shards = _shards(examples.uri)
+  assert len(shards) == 7  # One shard per chunk and split: no per-example shuffle.
+  assert shards == _shards(str(tmp_path / "tfr"))
+  assert not [n for n in os.listdir(examples.uri) if n.startswith(".")]  # Counts gathered.
+  assert examples.get_string_custom_property("payload_format") == "FORMAT_TF_EXAMPLE"
+
+
+def test_executor_fails_on_an_empty_split_saying_why(tmp_path):
+  idx_dir = str(tmp_path / "idx")
+  write_dataset(idx_dir, n_train=60, n_eval=20)
+  idx.write_idx(os.path.join(idx_dir, contract.idx_file_name("train", "images")),
+                np.zeros((60, 28, 28), np.uint8))  # Identical images: one bucket.
+  with pytest.raises(EmptySplitError, match="the validation split came out empty: none of the "
+                                            "60 published train images hashed into the "
+                                            "validation bucket"):
+    _do(idx_dir, tmp_path, BEAM_TEST_ARGS)

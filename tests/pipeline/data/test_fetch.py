@@ -1,12 +1,15 @@
 """Dataset acquisition against real HTTP servers on 127.0.0.1."""
 
 import functools
+import glob
 import gzip
 import hashlib
 import http.server
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -204,3 +207,49 @@ def test_stage_data_copies_verified_files_and_checks_the_copies(spec, idx_dir, t
   for name in IDX_FILES:
     with open(os.path.join(dest, name), "rb") as f:
       assert hashlib.sha256(f.read()).hexdigest() == spec.sha256[name]
+
+
+def test_fetch_temps_of_dead_processes_are_removed_by_the_next_fetch(spec, idx_dir, tmp_path):
+  dead = subprocess.Popen(["true"])
+  dead.wait()
+  target = tmp_path / "cache" / spec.name
+  stale, live = target / f".fetch-{dead.pid}-abc", target / f".fetch-{os.getpid()}-def"
+  stale.mkdir(parents=True)
+  (stale / "train-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b partial")
+  live.mkdir()
+  fetch.fetch_dataset(spec, str(tmp_path / "cache"), sources=[DirectorySource(idx_dir)])
+  assert not stale.exists() and live.exists()  # A running fetch's temp is not touched.
+  live.rmdir()
+  stale.mkdir()
+  fetch.fetch_dataset(spec, str(tmp_path / "cache"), sources=[])  # A cache hit cleans too.
+  assert sorted(os.listdir(target)) == sorted(IDX_FILES)
+
+
+_FETCH_FOREVER = """
+import sys
+from pipeline.data import fetch
+from pipeline.data.datasets import DatasetSpec
+from pipeline.data.sources import MirrorSource, Timeouts
+spec = DatasetSpec(name="tiny", sha256=dict.fromkeys(fetch.contract.all_idx_files(), "0"), mirrors=())
+fetch.fetch_dataset(spec, sys.argv[1], sources=[MirrorSource(sys.argv[2], Timeouts(60, 120))])
+"""
+
+
+def test_kill_9_mid_download_leaves_a_partial_file_the_next_fetch_removes(spec, idx_dir, tmp_path):
+  server = _Hanging(drip=True)
+  cache = tmp_path / "cache"
+  proc = subprocess.Popen([sys.executable, "-c", _FETCH_FOREVER, str(cache), server.url],
+                          stderr=subprocess.DEVNULL)
+  try:
+    deadline = time.monotonic() + 60
+    while not glob.glob(str(cache / "tiny" / ".fetch-*" / "*.gz")):  # Downloading.
+      assert proc.poll() is None and time.monotonic() < deadline
+      time.sleep(0.1)
+    [left] = glob.glob(str(cache / "tiny" / ".fetch-*"))
+    assert os.path.basename(left).startswith(f".fetch-{proc.pid}-")
+  finally:
+    proc.kill()
+    proc.wait(30)
+    server.close()
+  fetch.fetch_dataset(spec, str(cache), sources=[DirectorySource(idx_dir)])
+  assert sorted(os.listdir(cache / "tiny")) == sorted(IDX_FILES)

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipeline.data import files, idx
+from pipeline.data import examples, files, idx
+from pipeline.data.output_dir import MANIFEST_FILE
 from pipeline.data.prepare import prepare_data
 from tests.conftest import BEAM_TEST_ARGS, expected_split_counts, idx_name, write_dataset
 
@@ -124,17 +125,50 @@ def test_prepare_writes_the_three_splits_atomically(idx_dir, tmp_path):
   validation, _ = _read_split(os.path.join(out, "Split-validation"))
   assert sorted(train + validation) == sorted(idx.read_labels(_path(idx_dir, "train_labels")).tolist())
   assert sorted(os.listdir(tmp_path)) == ["idx", "tfr"]  # No staging directory left.
+  assert sorted(os.listdir(out)) == ["Split-test", "Split-train", "Split-validation",
+                                     "counts.json", MANIFEST_FILE]
 
 
 def test_existing_output_is_kept_unless_overwrite(idx_dir, tmp_path):
   out = tmp_path / "tfr"
-  out.mkdir()
-  (out / "mine.txt").write_text("keep me")
-  with pytest.raises(FileExistsError, match="--overwrite"):
+  prepare_data(idx_dir, str(out), BEAM_TEST_ARGS)
+  with pytest.raises(FileExistsError, match="already exists; pass --overwrite"):
     prepare_data(idx_dir, str(out), BEAM_TEST_ARGS)
-  assert (out / "mine.txt").read_text() == "keep me"
+  first = (out / MANIFEST_FILE).read_text()
   prepare_data(idx_dir, str(out), BEAM_TEST_ARGS, overwrite=True)
-  assert sorted(os.listdir(out)) == ["Split-test", "Split-train", "Split-validation", "counts.json"]
+  assert sorted(os.listdir(out)) == ["Split-test", "Split-train", "Split-validation",
+                                     "counts.json", MANIFEST_FILE]
+  assert (out / MANIFEST_FILE).read_text() != first  # Replaced: a new creation time at least.
+  assert sorted(os.listdir(tmp_path)) == ["idx", "tfr"]  # No `tfr.old`, no staging.
+
+
+def _blank_training_images(d, image=None):
+  n = 50
+  images = np.zeros((n, 28, 28), np.uint8) if image is None else np.repeat(image[None], n, 0)
+  idx.write_idx(_path(d, "train_images"), images)
+  idx.write_idx(_path(d, "train_labels"), (np.arange(n) % 10).astype(np.uint8))
+
+
+def _validation_image():
+  """An image whose pixels hash into the validation bucket."""
+  for k in range(256):
+    image = np.full((28, 28), k, np.uint8)
+    if examples.in_validation(image.tobytes()):
+      return image
+  raise AssertionError("no uniform image hashes into validation")
+
+
+@pytest.mark.parametrize("image,message", [
+    (None, r"the validation split came out empty: none of the 50 published train images hashed "
+           r"into the validation bucket \(crc32 of the pixels % 12 == 0\). Identical images"),
+    (_validation_image(), r"the train split came out empty: every one of the 50 published train "
+                          r"images hashed into the validation bucket"),
+])
+def test_an_empty_split_is_an_error_that_says_why(idx_dir, tmp_path, image, message):
+  _blank_training_images(idx_dir, image)
+  with pytest.raises(examples.EmptySplitError, match=message):
+    prepare_data(idx_dir, str(tmp_path / "tfr"), BEAM_TEST_ARGS)
+  assert sorted(os.listdir(tmp_path)) == ["idx"]
 
 
 def _decompressed_shards(out):
@@ -213,9 +247,10 @@ def test_gzip_input_is_read_linearly(tmp_path, monkeypatch):
   counts = prepare_data(idx_dir, str(tmp_path / "out"), BEAM_TEST_ARGS)
   assert counts == expected
   size = sum(os.path.getsize(os.path.join(idx_dir, name)) for name in os.listdir(idx_dir))
-  # Validation reads each .gz once and conversion once more. Seeking to chunk k of a
-  # gzip stream instead re-reads everything before it (5.5x the files, measured).
-  assert 2 * size <= _CountingFile.read_bytes < 2.2 * size
+  # Validation reads each .gz once, conversion once more, and the manifest's digest once
+  # more. Seeking to chunk k of a gzip stream instead re-reads everything before it
+  # (5.5x the files for conversion alone, measured).
+  assert 3 * size <= _CountingFile.read_bytes < 3.2 * size
   assert _decompressed_shards(str(tmp_path / "out")).keys() == {
       f"Split-{split}/data_tfrecord-0000{i}-of-00008.gz" for i in range(8)
       for split in ("train", "validation")} | {"Split-test/data_tfrecord-00000-of-00001.gz"}
