@@ -81,7 +81,7 @@ def check_placeholders(path: str, compiled: Dict[str, Any]) -> None:
   images = set()
   for key, value in _strings(compiled):
     if isinstance(value, str) and PLACEHOLDER_BUCKET in value:
-      raise UsageError(f"--file {path} still names gs://{PLACEHOLDER_BUCKET} ({key}): "
+      raise UsageError(f"--file {path} still names gs://{PLACEHOLDER_BUCKET}: "
                        f"recompile with {_COMPILE_FIX} (or, for --target kubeflow, "
                        "--pvc CLAIM or --output-root s3://…)")
     if key in ("image", "image_uri") and isinstance(value, str):
