@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from typing import Dict, List, Tuple
 
 import psutil
