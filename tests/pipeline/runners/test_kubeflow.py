@@ -226,17 +226,18 @@ def test_vertex_accelerator_and_resources(tmp_path):
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--vertex-project", "p", "--distribute", "multi_worker_mirrored"],
+    (["--target", "vertex", "--vertex-project", "p", "--distribute", "multi_worker_mirrored"],
      "error: --distribute multi_worker_mirrored takes no parameter servers, but --vertex-ps is "
      "3: add --vertex-ps 0, or use --distribute parameter_server"),
-    (["--vertex-project", "p", "--vertex-ps", "0", "--distribute", "parameter_server"],
+    (["--target", "vertex", "--vertex-project", "p", "--vertex-ps", "0", "--distribute",
+      "parameter_server"],
      "error: --distribute parameter_server needs at least one parameter server: give "
      "--vertex-ps 1 or more, or use --distribute multi_worker_mirrored"),
-    (["--vertex-accelerator", "NVIDIA_TESLA_T4:1"],
+    (["--target", "vertex", "--vertex-accelerator", "NVIDIA_TESLA_T4:1"],
      "error: --vertex-accelerator sets the Vertex AI worker pools: add --vertex-project"),
-    (["--vertex-project", "p", "--vertex-accelerator", "T4"],
+    (["--target", "vertex", "--vertex-project", "p", "--vertex-accelerator", "T4"],
      "error: --vertex-accelerator T4: write it as TYPE:COUNT, e.g. NVIDIA_TESLA_T4:1"),
-    (["--pvc", "data"], "error: --pvc mounts a Kubernetes volume, which Vertex AI Pipelines "
+    (["--target", "vertex", "--pvc", "data"], "error: --pvc mounts a Kubernetes volume, which Vertex AI Pipelines "
                         "cannot: add --target kubeflow"),
     (["--target", "kubeflow", "--pvc", "data", "--output-root", "gs://b/x"],
      "error: --output-root gs://b/x is not under the --pvc mount path /mnt/pipeline; drop "
