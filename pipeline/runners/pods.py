@@ -2,8 +2,9 @@
 workers that fit its CPU. Pure: parses and checks compile flags, imports no TFX.
 
 The defaults come from each step's peak memory measured on full Fashion-MNIST
-(README, "Kubeflow Pipelines"): the request is about the measured peak plus a
-margin, and the limit leaves room for a larger dataset before the pod is killed.
+(bench/measure_step_memory.py; README, "Kubeflow Pipelines"): the request is at least
+the measured peak (a sum of RSS that overstates the pod's working set), and the limit,
+twice the request, leaves room for a larger dataset before the pod is killed.
 """
 
 import dataclasses
