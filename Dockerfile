@@ -1,21 +1,34 @@
 # Image for the Kubeflow Pipelines components: TFX plus this project, from the lock file.
 #   make image [IMAGE=registry/mnist-tfx:TAG] [BASE_IMAGE=...]   (then push it, and pass
 #   --image to `python -m pipeline compile`)
+#   make image GPU=1   the same on a CUDA base, plus TensorFlow's CUDA libraries from PyPI
+#                      (tensorflow[and-cuda]==2.15.1: CUDA 12.2, cuDNN 8.9; driver >= 535)
 # The compiled pipelines run `python -m tfx...` with executors from components/ and the
 # trainer's run_fn from trainer_module/ (tests/test_dockerfile.py ties the two together).
 ARG BASE_IMAGE=python:3.10-slim
 FROM ${BASE_IMAGE}
+# Non-empty: install TensorFlow's CUDA libraries. TF then uses a GPU the pod is given.
+ARG GPU=
 WORKDIR /app
 COPY requirements.lock pyproject.toml ./
+# A CUDA base (nvidia/cuda:*-ubuntu22.04) has no `python`: Ubuntu 22.04's python3 is 3.10.
 # The lock's pyfarmhash==0.3.2 (from tensorflow-data-validation) has no Linux wheel, so it is
 # compiled: g++ comes in for that step only when the base image lacks it (python:3.10-slim).
-RUN set -e; added=; \
+RUN set -e; added=; apt=; \
+    if ! command -v python >/dev/null; then \
+      apt-get update; apt=1; DEBIAN_FRONTEND=noninteractive apt-get install -y \
+        --no-install-recommends python3 python3-dev python3-pip python-is-python3; fi; \
     if ! command -v g++ >/dev/null; then \
-      apt-get update; apt-get install -y --no-install-recommends g++; added=1; fi; \
+      [ -n "$apt" ] || apt-get update; apt=1; \
+      apt-get install -y --no-install-recommends g++; added=1; fi; \
     python -m pip install --no-cache-dir uv==0.13.9; \
     python -m uv pip sync --system --no-cache requirements.lock; \
-    if [ -n "$added" ]; then \
-      apt-get purge -y --auto-remove g++; rm -rf /var/lib/apt/lists/*; fi
+    if [ -n "$GPU" ]; then \
+      python -m uv pip install --system --no-cache "tensorflow[and-cuda]==2.15.1"; fi; \
+    if [ -n "$added" ]; then apt-get purge -y --auto-remove g++; fi; \
+    if [ -n "$apt" ]; then rm -rf /var/lib/apt/lists/*; fi
+# Lets the NVIDIA container runtime mount the driver's compute libraries (CUDA bases set it).
+ENV NVIDIA_DRIVER_CAPABILITIES=compute,utility
 COPY pipeline/ pipeline/
 COPY components/ components/
 COPY trainer_module/ trainer_module/

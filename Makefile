@@ -8,6 +8,12 @@ UV_VERSION := 0.13.9
 DATASET ?= fashion_mnist
 MODEL ?= cnn
 ARGS ?=
+# GPU=1: `make image` builds on a CUDA base and adds tensorflow[and-cuda] (see Dockerfile).
+GPU ?=
+ifeq ($(GPU),1)
+IMAGE ?= mnist-tfx:0.1.0-gpu
+BASE_IMAGE ?= nvidia/cuda:12.2.2-base-ubuntu22.04
+endif
 IMAGE ?= mnist-tfx:0.1.0
 BASE_IMAGE ?= python:3.10-slim
 
@@ -74,9 +80,9 @@ experiments: venv
 image:
 	@if command -v podman >/dev/null; then \
 	  set -x; podman --runtime runc build --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 \
-	    --build-arg BASE_IMAGE=$(BASE_IMAGE) -t $(IMAGE) . ; \
+	    --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg GPU=$(GPU) -t $(IMAGE) . ; \
 	elif command -v docker >/dev/null && docker info >/dev/null 2>&1; then \
-	  set -x; docker build --build-arg BASE_IMAGE=$(BASE_IMAGE) -t $(IMAGE) . ; \
+	  set -x; docker build --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg GPU=$(GPU) -t $(IMAGE) . ; \
 	else echo "error: no container engine: install podman (apt-get install podman) or start docker" >&2; exit 1; fi
 
 # What failed or killed runs left behind; pushed models and ML Metadata are kept.

@@ -48,3 +48,37 @@ def check_output_file(path: str, flag: str) -> str:
     raise UsageError(f"{flag} {path} is a directory; give a file name")
   check_output_dir(os.path.dirname(path), flag)
   return path
+
+
+# Beam runners the local pipeline can hand its components to (Beam's names, lower case):
+# the DirectRunner's variants, and the portable job services (Flink's and Spark's job API).
+LOCAL_RUNNERS = ("directrunner", "bundlebaseddirectrunner", "switchingdirectrunner",
+                 "portablerunner", "flinkrunner", "sparkrunner", "prismrunner")
+_WHY_NOT = {
+    "daskrunner": "TFDV's statistics need side inputs and CombineGlobally, which the "
+                  "DaskRunner lacks (prepare-data does run on Dask)",
+    "dataflowrunner": "Dataflow's workers cannot reach a local --output-root (compile the "
+                      "pipeline with this runner for Kubeflow or Vertex AI instead)",
+}
+
+
+def check_local_runner(beam_args) -> None:
+  """UsageError when `run --beam-arg` names a Beam runner the local pipeline cannot use.
+
+  Resolves names as Beam does (any case, `Runner` optional, or a dotted class path)
+  without importing Beam, so the check costs nothing and comes before TensorFlow loads.
+  """
+  args = list(beam_args or [])
+  for i, arg in enumerate(args):
+    if arg == "--runner" and i + 1 < len(args):
+      name = args[i + 1]
+    elif arg.startswith("--runner="):
+      name = arg.split("=", 1)[1]
+    else:
+      continue
+    key = name.rsplit(".", 1)[-1].lower()
+    key = key if key.endswith("runner") else key + "runner"
+    if key not in LOCAL_RUNNERS:
+      why = _WHY_NOT.get(key, "it is not one of Beam's runners that run the local pipeline")
+      raise UsageError(f"--beam-arg=--runner={name}: `run` cannot use it: {why}; use "
+                       "DirectRunner (the default), PortableRunner, FlinkRunner or SparkRunner")

@@ -148,10 +148,19 @@ def _add_pipeline_commands(sub) -> None:
                     "(default: pipeline.yaml or pipeline-kubeflow-v1.yaml)")
   comp.add_argument("--image", default="mnist-tfx:0.1.0",
                     help="container image with this project installed (default: %(default)s)")
-  comp.add_argument("--output-root", help="gs:// root for artifacts and pushed models")
+  comp.add_argument("--output-root", help="gs:// root for artifacts and pushed models "
+                    "(default: gs://YOUR_BUCKET/mnist-tfx, or the --pvc mount path)")
   comp.add_argument("--data-dir", help="gs:// directory holding the four IDX files "
                     "(default: OUTPUT_ROOT/idx/DATASET)")
-  _beam_arg(comp, "DirectRunner, multi-processing on all of a pod's cores")
+  _beam_arg(comp, "DirectRunner; each Beam step runs one worker per core of its CPU request")
+  comp.add_argument("--resources", action="append", default=[], metavar="STEP=CPU,MEM[,LIMIT]",
+                    help="a step's CPU and memory requests and memory limit (Kubernetes "
+                    "quantities; on Vertex AI, the limits), e.g. Trainer=4,8Gi,12Gi or "
+                    "all=2,4Gi; repeatable, later ones win (default: sized per step, README)")
+  comp.add_argument("--pvc", metavar="CLAIM[:MOUNT_PATH]",
+                    help="--target kubeflow: mount this PersistentVolumeClaim in every step "
+                    "(at /mnt/pipeline unless given) and keep the pipeline root, data and "
+                    "pushed models under it; for clusters without object storage")
   vertex = comp.add_argument_group(
       "Vertex AI distributed training", "With --vertex-project, the Trainer runs as a Vertex "
       "AI custom job over worker pools: a chief, workers and parameter servers (TF_CONFIG is "
@@ -163,6 +172,9 @@ def _add_pipeline_commands(sub) -> None:
   vertex.add_argument("--vertex-workers", type=int, default=3, help="workers besides the "
                       "chief (default: 3)")
   vertex.add_argument("--vertex-ps", type=int, default=3, help="parameter servers (default: 3)")
+  vertex.add_argument("--vertex-accelerator", metavar="TYPE:COUNT",
+                      help="GPUs on the chief and each worker, e.g. NVIDIA_TESLA_T4:1 (needs an "
+                      "image built with `make image GPU=1`)")
 
 
 def _add_experiment_command(sub) -> None:
@@ -202,12 +214,28 @@ def _add_submit_command(sub) -> None:
   sbm.add_argument("--file", help="compiled file (default: the target's file from `compile`)")
   sbm.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="override a run-time parameter, e.g. train_steps=5000; repeatable")
+  sbm.add_argument("--run-name", help="the run's display name (default: the pipeline's "
+                   "name; Vertex AI job ids add the UTC time and a random suffix)")
+  sbm.add_argument("--no-cache", dest="caching", action="store_false",
+                   help="rerun every step: Vertex AI reuses no earlier task's outputs; on "
+                   "Kubeflow, TFX reuses no earlier execution from ML Metadata and KFP's step "
+                   "cache is bypassed")
+  sbm.add_argument("--pipeline-root", help="this run's artifact root instead of the "
+                   "compiled one, e.g. gs://BUCKET/mnist-tfx/pipelines/test")
+  sbm.add_argument("--service-account", help="vertex: the run-as service account "
+                   "(SA@PROJECT.iam.gserviceaccount.com); kubeflow: the Kubernetes service "
+                   "account of the run's pods")
   vertex = sbm.add_argument_group("--target vertex")
   vertex.add_argument("--project", help="Google Cloud project")
   vertex.add_argument("--region", default="us-central1", help="default: us-central1")
   kubeflow = sbm.add_argument_group("--target kubeflow")
   kubeflow.add_argument("--host", help="Kubeflow Pipelines API, e.g. http://127.0.0.1:8080")
   kubeflow.add_argument("--experiment", default="mnist-tfx", help="default: mnist-tfx")
+  kubeflow.add_argument("--namespace", help="a multi-user install's profile namespace, where "
+                        "the experiment and run are created")
+  kubeflow.add_argument("--token-file", help="file holding a bearer token for the API "
+                        "(default: the pod's projected token at "
+                        "/var/run/secrets/kubeflow/pipelines/token when there is one)")
 
 
 def _add_predict_command(sub) -> None:

@@ -147,6 +147,7 @@ def _prepare_data(args: argparse.Namespace) -> None:
 
 def _run(args: argparse.Namespace) -> None:
   hparams, threshold = settings(args)
+  checks.check_local_runner(args.beam_arg)
   output_root = checks.check_output_dir(args.output_root, "--output-root")
   data_dir = checks.check_data_dir(args.data_dir) if args.data_dir else _fetch(args)
   with recovery.exclusive_run(output_root, pipeline_name(args.dataset)):  # Before TF loads.
@@ -212,30 +213,59 @@ def _compile(args: argparse.Namespace) -> None:
   targets = args.target or ["vertex", "kubeflow"]
   if args.output and len(targets) > 1:
     raise checks.UsageError("--output names one file: give one --target with it")
-  image = args.image
-  vertex = None
-  if args.vertex_project is not None:
-    vertex = VertexTraining(project=args.vertex_project, image=image, region=args.vertex_region,
-                            machine_type=args.vertex_machine_type,
-                            workers=args.vertex_workers, ps=args.vertex_ps)
+  vertex = _vertex_training(args, hparams)
+  from pipeline.runners import pods  # pylint: disable=import-outside-toplevel
+  volume = pods.parse_pvc(args.pvc)
+  if volume and targets != ["kubeflow"]:
+    raise checks.UsageError("--pvc mounts a Kubernetes volume, which Vertex AI Pipelines "
+                            "cannot: add --target kubeflow")
+  output_root = pods.under_volume(volume, args.output_root) if volume else args.output_root
+  pod_settings = {"resources": pods.parse_resources(args.resources), "volume": volume}
   loading("TFX")
   from pipeline.runners import kubeflow  # pylint: disable=import-outside-toplevel
-  config = kubeflow.kfp_config(hparams, threshold, args.output_root, args.data_dir, vertex,
+  config = kubeflow.kfp_config(hparams, threshold, output_root, args.data_dir, vertex,
                                args.beam_arg)
   for target in targets:
     output = checks.check_output_file(args.output or KFP_TARGET_FILES[target], "--output")
-    print(f"wrote {kubeflow.COMPILERS[target](config, output, image)} ({target})")
+    written = kubeflow.COMPILERS[target](config, output, args.image,
+                                         kubeflow.PodSettings(**pod_settings))
+    print(f"wrote {written} ({target})")
+
+
+def _vertex_training(args: argparse.Namespace, hparams: hp.HParams):
+  """The Vertex AI worker pools of `compile --vertex-*`, checked against --distribute."""
+  if args.vertex_project is None:
+    if args.vertex_accelerator:
+      raise checks.UsageError("--vertex-accelerator sets the Vertex AI worker pools: add "
+                              "--vertex-project")
+    return None
+  kind, _, count = (args.vertex_accelerator or "").partition(":")
+  if args.vertex_accelerator and not count.isdigit():
+    raise checks.UsageError(f"--vertex-accelerator {args.vertex_accelerator}: write it as "
+                            "TYPE:COUNT, e.g. NVIDIA_TESLA_T4:1")
+  vertex = VertexTraining(project=args.vertex_project, image=args.image,
+                          region=args.vertex_region, machine_type=args.vertex_machine_type,
+                          workers=args.vertex_workers, ps=args.vertex_ps,
+                          accelerator_type=kind or None, accelerator_count=int(count or 0))
+  vertex.check_strategy(hparams.distribute)  # Before TF loads.
+  return vertex
 
 
 def _submit(args: argparse.Namespace) -> None:
-  from pipeline.runners import submit  # pylint: disable=import-outside-toplevel
+  from pipeline.runners import run_options, submit  # pylint: disable=import-outside-toplevel
+  if args.target == "vertex" and (args.namespace or args.token_file):
+    raise checks.UsageError("--namespace and --token-file are for --target kubeflow")
   needed = {"vertex": ("project",), "kubeflow": ("host",)}[args.target]
   for name in needed:
     if not getattr(args, name):
       raise checks.UsageError(f"--target {args.target} needs --{name}")
   path = args.file or KFP_TARGET_FILES[args.target]
-  url = submit.submit(args.target, path, args.param, project=args.project, region=args.region,
-                      host=args.host, experiment=args.experiment)
+  run = run_options.RunOptions(run_name=args.run_name, caching=args.caching,
+                               pipeline_root=args.pipeline_root,
+                               service_account=args.service_account)
+  url = submit.submit(args.target, path, args.param, run, args.token_file,
+                      project=args.project, region=args.region, host=args.host,
+                      experiment=args.experiment, namespace=args.namespace)
   print(f"submitted: {url}")
 
 

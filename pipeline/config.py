@@ -7,6 +7,7 @@ Runners decide the storage fields (see pipeline/runners/).
 
 import dataclasses
 import os
+import re
 from typing import Any, Dict, List, Optional, Tuple
 
 from pipeline.data.datasets import get_dataset
@@ -41,6 +42,9 @@ class VertexTraining:
   machine_type: str = "n1-standard-4"
   workers: int = 3
   ps: int = 3
+  # Vertex AI's accelerator type, e.g. NVIDIA_TESLA_T4, on the chief and the workers.
+  accelerator_type: Optional[str] = None
+  accelerator_count: int = 0
 
   def __post_init__(self):
     if not self.project:
@@ -48,13 +52,42 @@ class VertexTraining:
     for name in ("workers", "ps"):
       if getattr(self, name) < 0:
         raise InvalidSetting(f"vertex_{name}", f"must be 0 or more, got {getattr(self, name)}")
+    if self.accelerator_type is not None and (
+        not re.fullmatch(r"[A-Z][A-Z0-9_]+", self.accelerator_type)
+        or self.accelerator_count < 1):
+      raise InvalidSetting("vertex_accelerator", "write it as TYPE:COUNT, e.g. "
+                           f"NVIDIA_TESLA_T4:1, got {self.accelerator_type}:"
+                           f"{self.accelerator_count}")
+
+  def check_strategy(self, distribute: str) -> None:
+    """Raises InvalidSetting when `distribute` cannot run on these pools.
+
+    Mirrored training has no use for parameter servers (TF would fail on a
+    cluster that names them); parameter-server training needs at least one.
+    """
+    if distribute == "multi_worker_mirrored" and self.ps:
+      raise InvalidSetting("distribute", "multi_worker_mirrored takes no parameter servers, "
+                           f"but --vertex-ps is {self.ps}: add --vertex-ps 0, or use "
+                           "--distribute parameter_server")
+    if distribute == "parameter_server" and not self.ps:
+      raise InvalidSetting("distribute", "parameter_server needs at least one parameter "
+                           "server: give --vertex-ps 1 or more, or use --distribute "
+                           "multi_worker_mirrored")
 
   def worker_pool_specs(self) -> List[Dict[str, Any]]:
-    """Vertex AI CustomJob worker pools; TFX sets each container's command."""
-    def pool(replicas: int) -> Dict[str, Any]:
-      return {"machine_spec": {"machine_type": self.machine_type}, "replica_count": replicas,
+    """Vertex AI CustomJob worker pools; TFX sets each container's command.
+
+    The accelerator goes on the chief and the workers, which compute; parameter
+    servers only hold variables.
+    """
+    def pool(replicas: int, computes: bool = True) -> Dict[str, Any]:
+      machine = {"machine_type": self.machine_type}
+      if self.accelerator_type and computes:
+        machine.update(accelerator_type=self.accelerator_type,
+                       accelerator_count=self.accelerator_count)
+      return {"machine_spec": machine, "replica_count": replicas,
               "container_spec": {"image_uri": self.image}}
-    return [pool(1), pool(self.workers), pool(self.ps)] if self.ps else (
+    return [pool(1), pool(self.workers), pool(self.ps, computes=False)] if self.ps else (
         [pool(1), pool(self.workers)] if self.workers else [pool(1)])
 
   def custom_config(self) -> Dict[str, Any]:
@@ -98,6 +131,8 @@ class PipelineConfig:
     if not 0 <= self.accuracy_threshold <= 1:
       raise InvalidSetting("accuracy_threshold",
                            f"must be in [0, 1], got {self.accuracy_threshold!r}")
+    if self.vertex_training:
+      self.vertex_training.check_strategy(self.hparams.distribute)
 
   @property
   def dataset(self) -> str:

@@ -74,3 +74,17 @@ def test_the_image_installs_the_lock_and_takes_its_base_as_a_build_argument():
   assert re.search(r"^ARG BASE_IMAGE=python:3\.10-slim\nFROM \$\{BASE_IMAGE\}$", dockerfile,
                    re.MULTILINE)
   assert "WORKDIR /app" in dockerfile
+
+
+def test_the_gpu_build_adds_cuda_libraries_for_the_locked_tensorflow():
+  locked = re.search(r"^tensorflow==(\S+)$", _load("requirements.lock"), re.MULTILINE).group(1)
+  dockerfile = _dockerfile()
+  # Only with GPU set, and for exactly the TensorFlow the lock installs.
+  assert re.search(r'if \[ -n "\$GPU" \]; then \\\n\s+python -m uv pip install --system '
+                   rf'--no-cache "tensorflow\[and-cuda\]=={re.escape(locked)}"', dockerfile)
+  makefile = _load("Makefile")
+  base = re.search(r"^ifeq \(\$\(GPU\),1\)\n(?:.*\n)*?BASE_IMAGE \?= (\S+)$", makefile,
+                   re.MULTILINE).group(1)
+  # TF 2.15 is built against CUDA 12.2; the base's CUDA must be 12.2 or later in 12.x.
+  assert re.fullmatch(r"nvidia/cuda:12\.[2-9][.\d]*-\w+-ubuntu22\.04", base), base
+  assert "--build-arg GPU=$(GPU)" in makefile

@@ -3,13 +3,17 @@ Pipelines endpoint. Parameters are checked against the compiled file before any
 network call, and every run carries a value for each of them (the compiled
 default unless `--param` overrides it)."""
 
-import datetime
+import json
 import logging
-from typing import Any, Dict, List, Sequence, Tuple
+import os
+import tempfile
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
 from pipeline.checks import UsageError
+from pipeline.runners.run_options import (RunOptions, bearer_token, check_placeholders, run_id,
+                                          without_cache)
 
 _LOG = logging.getLogger(__name__)
 _CASTS = {"INT": int, "NUMBER_INTEGER": int, "DOUBLE": float, "NUMBER_DOUBLE": float,
@@ -77,22 +81,34 @@ def load_compiled(path: str) -> Dict[str, Any]:
   return compiled
 
 
-def run_name(compiled: Dict[str, Any]) -> str:
-  """A run name from the pipeline's name and the time, e.g. `mnist-tfx-mnist-20261126-101500`."""
-  name = (compiled.get("pipelineInfo", {}).get("name")
+def pipeline_name_of(compiled: Dict[str, Any]) -> str:
+  """The pipeline's name in a compiled file of either kind."""
+  return (compiled.get("pipelineInfo", {}).get("name")
           or compiled["metadata"]["generateName"].rstrip("-"))
-  return f"{name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+
+
+def vertex_job(path: str, project: str, region: str, values: Dict[str, Any],
+               run: RunOptions, credentials: Any = None):
+  """The aiplatform.PipelineJob that `submit_vertex` sends; building it calls no service."""
+  from google.cloud import aiplatform  # pylint: disable=import-outside-toplevel
+  name = run.run_name or pipeline_name_of(load_compiled(path))
+  job = aiplatform.PipelineJob(
+      display_name=name, template_path=path, job_id=run_id(name), parameter_values=values,
+      project=project, location=region, pipeline_root=run.pipeline_root,
+      enable_caching=None if run.caching else False, credentials=credentials)
+  if run.service_account:
+    # What PipelineJob.submit(service_account=...) sets; set here so the job is complete.
+    job._gca_resource.service_account = run.service_account  # pylint: disable=protected-access
+  return job
 
 
 def submit_vertex(path: str, project: str, region: str, values: Dict[str, Any],
-                  name: str) -> str:
+                  run: RunOptions) -> str:
   """Starts a Vertex AI PipelineJob; returns its console URL."""
   from google.auth import exceptions as auth_errors  # pylint: disable=import-outside-toplevel
   from google.api_core import exceptions as api_errors  # pylint: disable=import-outside-toplevel
-  from google.cloud import aiplatform  # pylint: disable=import-outside-toplevel
   try:
-    job = aiplatform.PipelineJob(display_name=name, template_path=path, job_id=name,
-                                 parameter_values=values, project=project, location=region)
+    job = vertex_job(path, project, region, values, run)
     job.submit()
   except auth_errors.DefaultCredentialsError:
     raise SubmitError("no Google Cloud credentials: run `gcloud auth application-default "
@@ -104,26 +120,49 @@ def submit_vertex(path: str, project: str, region: str, values: Dict[str, Any],
   return job._dashboard_uri()  # pylint: disable=protected-access
 
 
-def submit_kubeflow(path: str, host: str, experiment: str, values: Dict[str, Any],
-                    name: str) -> str:
-  """Starts a run on a Kubeflow Pipelines API endpoint (kfp 1.8 client); returns its URL."""
+def submit_kubeflow(path: str, where: Dict[str, Optional[str]], values: Dict[str, Any],
+                    run: RunOptions, token: Optional[str]) -> str:
+  """Starts a run on a Kubeflow Pipelines API endpoint (kfp 1.8 client); returns its URL.
+
+  `where`: host, experiment and namespace (None on a single-user install).
+  """
   import kfp  # pylint: disable=import-outside-toplevel
   import urllib3  # pylint: disable=import-outside-toplevel
   from kfp_server_api.exceptions import ApiException  # pylint: disable=import-outside-toplevel
+  host = where["host"]
+  params = {k: str(v) for k, v in values.items()}
+  if run.pipeline_root:
+    params["pipeline-root"] = run.pipeline_root
+  name = run.run_name or run_id(pipeline_name_of(load_compiled(path)))
   try:
-    client = kfp.Client(host=host)
-    experiment_id = client.create_experiment(experiment).id
-    run = client.run_pipeline(experiment_id, name, pipeline_package_path=path,
-                              params={k: str(v) for k, v in values.items()})
+    with tempfile.TemporaryDirectory() as scratch:
+      package = _package(path, run, scratch)
+      client = kfp.Client(host=host, existing_token=token)
+      experiment_id = client.create_experiment(where["experiment"],
+                                               namespace=where["namespace"]).id
+      created = client.run_pipeline(experiment_id, name, pipeline_package_path=package,
+                                    params=params, service_account=run.service_account)
   except urllib3.exceptions.HTTPError as e:
     reason = getattr(e, "reason", None) or e
     raise SubmitError(f"cannot reach Kubeflow Pipelines at {host}: {_short(reason)}; check "
                       "--host (for a cluster: kubectl port-forward -n kubeflow "
                       "svc/ml-pipeline-ui 8080:80, then --host http://127.0.0.1:8080)") from None
   except ApiException as e:
+    hint = ("; a multi-user install needs --namespace and a token (--token-file)"
+            if e.status in (401, 403) else "")
     raise SubmitError(f"Kubeflow Pipelines at {host} refused the run: HTTP {e.status} "
-                      f"{e.reason}: {_short(e.body)}") from None
-  return f"{host.rstrip('/')}/#/runs/details/{run.id}"
+                      f"{e.reason}: {_short(e.body)}{hint}") from None
+  return f"{host.rstrip('/')}/#/runs/details/{created.id}"
+
+
+def _package(path: str, run: RunOptions, scratch: str) -> str:
+  """The workflow file to send: `path` itself, or a copy with every cache turned off."""
+  if run.caching:
+    return path
+  package = os.path.join(scratch, "workflow.yaml")
+  with open(package, "w") as f:
+    json.dump(without_cache(load_compiled(path)), f)  # JSON is YAML.
+  return package
 
 
 def _short(reason: Any) -> str:
@@ -132,15 +171,22 @@ def _short(reason: Any) -> str:
   return text.rsplit(": ", 1)[-1] if "Errno" in text else text[:300]
 
 
-def submit(target: str, path: str, params: List[str], **where: str) -> str:
-  """Checks `params` against the compiled file at `path`, then submits; returns the run's URL."""
+def submit(target: str, path: str, params: List[str], run: Optional[RunOptions] = None,
+           token_file: Optional[str] = None, **where: Optional[str]) -> str:
+  """Checks `params` and the file at `path`, then submits; returns the run's URL.
+
+  Everything that can be refused is refused before any network call.
+  """
+  run = run or RunOptions()
   compiled = load_compiled(path)
   is_vertex = "pipelineInfo" in compiled
   if is_vertex != (target == "vertex"):
     raise UsageError(f"--file {path} is a {'KFP v2 spec (--target vertex)' if is_vertex else 'KFP v1 Argo workflow (--target kubeflow)'}, "
                      f"not one for --target {target}")
   values = parameter_values(declared_parameters(compiled), params)
+  check_placeholders(path, compiled)
   _LOG.info("submitting %s with %s", path, values)
   if target == "vertex":
-    return submit_vertex(path, where["project"], where["region"], values, run_name(compiled))
-  return submit_kubeflow(path, where["host"], where["experiment"], values, run_name(compiled))
+    return submit_vertex(path, where["project"], where["region"], values, run)
+  token = bearer_token(token_file, dict(os.environ))
+  return submit_kubeflow(path, where, values, run, token)

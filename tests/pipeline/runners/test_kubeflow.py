@@ -4,6 +4,8 @@ runtime parameters with their defaults, image, roots and components."""
 import json
 import os
 import re
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -149,3 +151,104 @@ def test_the_compiled_schema_path_is_where_the_image_has_it():
   assert KFP_SCHEMA_FILE == "/app/" + os.path.relpath(
       os.path.join(REPO, "pipeline", "data", "schema.pbtxt"), REPO)
   assert os.path.exists(os.path.join(REPO, "pipeline", "data", "schema.pbtxt"))
+
+
+def _containers(workflow: dict) -> dict:
+  return {t["name"]: t for t in workflow["spec"]["templates"] if "container" in t}
+
+
+def _beam_args(template: dict) -> list:
+  args = template["container"]["args"]
+  ir = json.loads(args[args.index("--tfx_ir") + 1])
+  [spec] = ir["deploymentConfig"]["executorSpecs"].values()
+  return spec.get("beamPipelineArgs", [])
+
+
+@pytest.mark.parametrize("target", sorted(TARGET_FILES))
+def test_every_committed_step_has_requests_and_a_memory_limit(target):
+  from pipeline.runners.pods import DEFAULT_RESOURCES  # pylint: disable=import-outside-toplevel
+  compiled = _load(os.path.join(REPO, TARGET_FILES[target]))
+  if target == "kubeflow":
+    templates = _containers(compiled)
+    assert len(templates) == 9
+    for template in templates.values():
+      resources = template["container"]["resources"]
+      assert set(resources["requests"]) == {"cpu", "memory"} and set(resources["limits"]) == {
+          "memory"}
+    # Beam steps: as many workers as their CPU request, never one per node core (0).
+    workers = DEFAULT_RESOURCES["StatisticsGen"].beam_workers
+    assert f"--direct_num_workers={workers}" in _beam_args(templates["statisticsgen"])
+    assert "--direct_num_workers=0" not in json.dumps(compiled)
+  else:
+    executors = compiled["deploymentSpec"]["executors"]
+    containers = [e["container"] for e in executors.values() if "container" in e]
+    assert len(containers) == 8
+    assert all(set(c["resources"]) == {"cpuLimit", "memoryLimit"} for c in containers)
+
+
+def test_kubeflow_pvc_and_resources_reach_every_step(tmp_path):
+  workflow = _compile(tmp_path, "kubeflow", "--pvc", "team-data:/mnt/team",
+                      "--resources", "all=1,1Gi,2Gi", "--resources", "StatisticsGen=3,5Gi,7Gi")
+  # The pipeline root, data and pushed models live on the claim.
+  assert _argo_defaults(workflow)["pipeline-root"] == "/mnt/team/pipelines/mnist-tfx-fashion-mnist"
+  assert _argo_defaults(workflow)["data_dir"] == "/mnt/team/idx/fashion_mnist"
+  assert "/mnt/team/serving_model/mnist-tfx-fashion-mnist/cnn" in json.dumps(workflow)
+  templates = _containers(workflow)
+  for name, template in templates.items():
+    assert template["volumes"] == [{"name": "pipeline-root",
+                                    "persistentVolumeClaim": {"claimName": "team-data"}}], name
+    assert template["container"]["volumeMounts"] == [{"mountPath": "/mnt/team",
+                                                      "name": "pipeline-root"}], name
+    expected = ({"requests": {"cpu": "3", "memory": "5Gi"}, "limits": {"memory": "7Gi"}}
+                if name == "statisticsgen" else
+                {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "2Gi"}})
+    assert template["container"]["resources"] == expected, name
+  assert _beam_args(templates["statisticsgen"]) == [
+      "--direct_running_mode=multi_processing", "--direct_num_workers=3"]
+  assert _beam_args(templates["evaluator"]) == [
+      "--direct_running_mode=in_memory", "--direct_num_workers=1"]
+
+
+def test_vertex_accelerator_and_resources(tmp_path):
+  spec = _compile(tmp_path, "vertex", "--image", "gcr.io/p/mnist:1-gpu", "--vertex-project", "p",
+                  "--vertex-accelerator", "NVIDIA_TESLA_T4:2", "--resources", "Evaluator=4,6Gi,8Gi")
+  params = spec["root"]["dag"]["tasks"]["Trainer"]["inputs"]["parameters"]
+  custom_config = json.loads(params["custom_config"]["runtimeValue"]["constantValue"]["stringValue"])
+  pools = custom_config["ai_platform_training_args"]["job_spec"]["worker_pool_specs"]
+  # GPUs on the chief and the workers; the parameter servers only hold variables.
+  assert [p["machine_spec"].get("accelerator_type") for p in pools] == [
+      "NVIDIA_TESLA_T4", "NVIDIA_TESLA_T4", None]
+  assert [p["machine_spec"].get("accelerator_count") for p in pools] == [2, 2, None]
+  evaluator = spec["deploymentSpec"]["executors"]["Evaluator_executor"]["container"]
+  assert evaluator["resources"] == {"cpuLimit": 4.0, "memoryLimit": 8.59}
+  assert evaluator["args"][-2:] == ["--direct_running_mode=multi_processing",
+                                    "--direct_num_workers=4"]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--target", "vertex", "--vertex-project", "p", "--distribute", "multi_worker_mirrored"],
+     "error: --distribute multi_worker_mirrored takes no parameter servers, but --vertex-ps is "
+     "3: add --vertex-ps 0, or use --distribute parameter_server"),
+    (["--target", "vertex", "--vertex-project", "p", "--vertex-ps", "0", "--distribute",
+      "parameter_server"],
+     "error: --distribute parameter_server needs at least one parameter server: give "
+     "--vertex-ps 1 or more, or use --distribute multi_worker_mirrored"),
+    (["--target", "vertex", "--vertex-accelerator", "NVIDIA_TESLA_T4:1"],
+     "error: --vertex-accelerator sets the Vertex AI worker pools: add --vertex-project"),
+    (["--target", "vertex", "--vertex-project", "p", "--vertex-accelerator", "T4"],
+     "error: --vertex-accelerator T4: write it as TYPE:COUNT, e.g. NVIDIA_TESLA_T4:1"),
+    (["--target", "vertex", "--pvc", "data"], "error: --pvc mounts a Kubernetes volume, which Vertex AI Pipelines "
+                        "cannot: add --target kubeflow"),
+    (["--target", "kubeflow", "--pvc", "data", "--output-root", "gs://b/x"],
+     "error: --output-root gs://b/x is not under the --pvc mount path /mnt/pipeline; drop "
+     "--output-root or give one inside it"),
+])
+def test_impossible_settings_are_one_line_before_tensorflow_loads(tmp_path, flags, message):
+  code = ("import sys\nfrom pipeline import cli\ntry:\n"
+          f"  cli.main(['compile', '--output', {str(tmp_path / 'x.yaml')!r}] + {flags!r})\n"
+          "except SystemExit as e:\n  print('exit', e.code, 'tensorflow' in sys.modules)\n")
+  proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                        timeout=120)
+  assert proc.stdout.split() == ["exit", "1", "False"]
+  assert proc.stderr.strip().splitlines() == [message]
+  assert not os.listdir(tmp_path)
