@@ -14,6 +14,7 @@ from typing import NoReturn, Tuple
 from pipeline import checks
 from pipeline.config import DATASET_DEFAULTS, KFP_TARGET_FILES, VertexTraining, pipeline_name
 from pipeline.data.fetch import FetchError
+from pipeline.data.files import is_remote
 from pipeline.data.idx import IdxError
 from pipeline.runners import recovery
 from pipeline.runners.submit import SubmitError
@@ -137,12 +138,26 @@ def _prepare_data(args: argparse.Namespace) -> None:
   print(f"wrote {', '.join(f'{n} {k}' for k, n in counts.items())} examples to {args.output}")
 
 
+def _output_roots(args: argparse.Namespace) -> Tuple[str, str]:
+  """(output root, state root): artifacts and pushed models go to the first, which may be
+  s3://...; ML Metadata (SQLite), the run lock and the reports to the second, a local
+  directory: --state-dir, else the output root when local, else ./output."""
+  if is_remote(args.output_root):
+    if not args.output_root.startswith("s3://"):
+      raise checks.UsageError(f"--output-root {args.output_root}: a local run writes to a "
+                              "directory or to s3://BUCKET/PATH")
+    return args.output_root, checks.check_output_dir(args.state_dir or "output", "--state-dir")
+  output_root = checks.check_output_dir(args.output_root, "--output-root")
+  return output_root, (checks.check_output_dir(args.state_dir, "--state-dir")
+                       if args.state_dir else output_root)
+
+
 def _run(args: argparse.Namespace) -> None:
   hparams, threshold = _settings(args)
-  output_root = checks.check_output_dir(args.output_root, "--output-root")
+  output_root, state_root = _output_roots(args)
   data_dir = checks.check_data_dir(args.data_dir) if args.data_dir else _fetch(args)
-  with recovery.exclusive_run(output_root, pipeline_name(args.dataset)):  # Before TF loads.
-    summary = _run_locked(args, hparams, threshold, data_dir, output_root)
+  with recovery.exclusive_run(state_root, pipeline_name(args.dataset)):  # Before TF loads.
+    summary = _run_locked(args, hparams, threshold, data_dir, output_root, state_root)
   if not summary.blessed:
     print(f"exit status {EXIT_NOT_BLESSED}: the model was not blessed, so nothing was pushed",
           file=sys.stderr)
@@ -150,12 +165,12 @@ def _run(args: argparse.Namespace) -> None:
 
 
 def _run_locked(args: argparse.Namespace, hparams: hp.HParams, threshold: float,
-                data_dir: str, output_root: str):
+                data_dir: str, output_root: str, state_root: str):
   """Runs and reports; a failed component becomes one line and exit status 1."""
   from pipeline.runners import local  # pylint: disable=import-outside-toplevel
   config = local.local_config(hparams, threshold, data_dir, output_root, args.beam_arg)
   try:
-    return local.run_and_report(config, output_root)
+    return local.run_and_report(config, state_root)
   except (KeyboardInterrupt, ValueError):
     raise
   except Exception as e:  # pylint: disable=broad-except
@@ -184,6 +199,9 @@ def _interrupt_inside(error: BaseException):
 
 
 def _clean(args: argparse.Namespace) -> None:
+  if is_remote(args.output_root):
+    raise checks.UsageError(f"--output-root {args.output_root}: clean works on local output "
+                            "roots only; a run with an s3:// root keeps nothing to clean locally")
   output_root = checks.check_output_dir(args.output_root, "--output-root")
   with recovery.exclusive_run(output_root, pipeline_name(args.dataset)):
     count, freed = recovery.clean(output_root, pipeline_name(args.dataset))
@@ -201,12 +219,31 @@ def _compile(args: argparse.Namespace) -> None:
     vertex = VertexTraining(project=args.vertex_project, image=image, region=args.vertex_region,
                             machine_type=args.vertex_machine_type,
                             workers=args.vertex_workers, ps=args.vertex_ps)
+  _check_s3_flags(args, targets)
   from pipeline.runners import kubeflow  # pylint: disable=import-outside-toplevel
   config = kubeflow.kfp_config(hparams, threshold, args.output_root, args.data_dir, vertex,
                                args.beam_arg)
   for target in targets:
     output = checks.check_output_file(args.output or KFP_TARGET_FILES[target], "--output")
-    print(f"wrote {kubeflow.COMPILERS[target](config, output, image)} ({target})")
+    extra = {}
+    if args.s3_endpoint:
+      from pipeline.runners import kubeflow_s3  # pylint: disable=import-outside-toplevel
+      extra["op_funcs"] = [kubeflow_s3.s3_operator(
+          args.s3_endpoint, args.s3_secret or kubeflow_s3.DEFAULT_S3_SECRET)]
+    print(f"wrote {kubeflow.COMPILERS[target](config, output, image, **extra)} ({target})")
+
+
+def _check_s3_flags(args: argparse.Namespace, targets) -> None:
+  """--s3-endpoint/--s3-secret: for the kubeflow target only, the endpoint a URL."""
+  if not (args.s3_endpoint or args.s3_secret):
+    return
+  if targets != ["kubeflow"]:
+    raise checks.UsageError("--s3-endpoint and --s3-secret are for --target kubeflow (Vertex AI "
+                            "reads gs:// only); add --target kubeflow")
+  if not args.s3_endpoint:
+    raise checks.UsageError("--s3-secret needs --s3-endpoint URL")
+  from pipeline.data.s3 import endpoint_env  # pylint: disable=import-outside-toplevel
+  endpoint_env(args.s3_endpoint)  # Raises ValueError, naming the flag, for a non-URL.
 
 
 def _submit(args: argparse.Namespace) -> None:

@@ -22,6 +22,7 @@ from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
 from pipeline.config import PipelineConfig, VertexTraining, config_under_root
 from pipeline.data.files import write_atomically
+from pipeline.data.s3 import with_s3_beam_args
 from pipeline.pipeline import create_pipeline, runtime_parameters
 from trainer_module.hparams import HParams
 
@@ -45,7 +46,8 @@ def kfp_config(hparams: HParams, accuracy_threshold: float,
   root = (output_root or KFP_OUTPUT_ROOT).rstrip("/")
   config = config_under_root(hparams, accuracy_threshold, root,
                              data_dir or f"{root}/idx/{hparams.dataset}",
-                             tuple(beam_args or KFP_BEAM_ARGS), vertex_training)
+                             with_s3_beam_args(beam_args or KFP_BEAM_ARGS,
+                                               [root, data_dir or ""]), vertex_training)
   return dataclasses.replace(config, schema_file=KFP_SCHEMA_FILE, runtime_parameters=True)
 
 
@@ -77,18 +79,22 @@ def compile_vertex(config: PipelineConfig, output_file: str, image: str) -> str:
   return write_atomically(output_file, (_header(config, "KFP v2 pipeline spec") + text).encode())
 
 
-def compile_kubeflow(config: PipelineConfig, output_file: str, image: str) -> str:
+def compile_kubeflow(config: PipelineConfig, output_file: str, image: str,
+                     op_funcs: Sequence[kubeflow_dag_runner.OpFunc] = ()) -> str:
   """Writes the open-source Kubeflow Pipelines (Argo, kfp 1.8) package of `config`, atomically.
 
   The components record to the in-cluster ML Metadata service that Kubeflow
-  Pipelines deploys (`metadata-grpc-service`).
+  Pipelines deploys (`metadata-grpc-service`). `op_funcs` change every step after
+  TFX's defaults (e.g. `kubeflow_s3.s3_operator`).
   """
   with tempfile.TemporaryDirectory() as scratch:
     runner = kubeflow_dag_runner.KubeflowDagRunner(
         output_dir=scratch, output_filename="workflow.yaml",
         config=kubeflow_dag_runner.KubeflowDagRunnerConfig(
             kubeflow_metadata_config=kubeflow_dag_runner.get_default_kubeflow_metadata_config(),
-            tfx_image=image))
+            tfx_image=image,
+            pipeline_operator_funcs=(kubeflow_dag_runner.get_default_pipeline_operator_funcs()
+                                     + list(op_funcs))))
     runner.run(create_pipeline(config))
     with open(os.path.join(scratch, "workflow.yaml")) as f:
       text = _reproducible(yaml.safe_load(f))

@@ -1,0 +1,105 @@
+"""The committed pipeline-kubeflow-v1.yaml, proven to run on open-source Kubeflow Pipelines:
+its Argo workflow replayed step by step (argo_replay) against a gRPC ML Metadata service on
+127.0.0.1 (mlmd_grpc), twice, so the second run's Resolver and Evaluator see the first's model;
+and against a service with only the RPCs of MLMD 1.5.0, the server of KFP 1.8.x and 2.0.0."""
+
+import glob
+import os
+import sys
+from typing import Dict, List
+
+import numpy as np
+import pytest
+import yaml
+
+from pipeline.runners.kubeflow import KFP_OUTPUT_ROOT
+from tests.conftest import stripe_images, write_dataset
+from tests.pipeline.runners.argo_replay import StepResult, run_workflow
+from tests.pipeline.runners.mlmd_grpc import MLMD_1_5_0_MISSING, MetadataService
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+IMAGE_WORKDIR = "/app/"  # Where the Dockerfile puts this checkout in the image.
+STEPS = 9
+
+
+def _workflow(root: str) -> dict:
+  """The committed workflow, with a local directory as the bucket and this checkout as image."""
+  with open(os.path.join(REPO, "pipeline-kubeflow-v1.yaml")) as f:
+    return yaml.safe_load(f.read().replace(KFP_OUTPUT_ROOT, root)
+                          .replace(IMAGE_WORKDIR, REPO + "/"))
+
+
+def _replay(workflow: dict, service: MetadataService, work_dir: str, run_id: str,
+            parameters: Dict[str, str]) -> List[StepResult]:
+  env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
+  config_maps = {"metadata-grpc-configmap": {"METADATA_GRPC_SERVICE_HOST": "127.0.0.1",
+                                             "METADATA_GRPC_SERVICE_PORT": str(service.port)}}
+  results = run_workflow(workflow, parameters, run_id, config_maps, work_dir, REPO, env,
+                         timeout_s=300)
+  print(f"{run_id}: " + "; ".join(f"{r.name} exit {r.returncode} {r.seconds:.1f} s"
+                                  for r in results))
+  failed = [r for r in results if r.returncode]
+  assert not failed, f"{run_id}: {failed[0].name} failed:\n{failed[0].log[-3000:]}"
+  assert len(results) == STEPS
+  return results
+
+
+def _has_baseline_diffs(evaluation_uri: str) -> bool:
+  """True when TFMA's metrics hold candidate-vs-baseline differences (it compared)."""
+  import tensorflow_model_analysis as tfma  # pylint: disable=import-outside-toplevel
+  return any(kv.key.is_diff for metrics in tfma.load_metrics(evaluation_uri)
+             for kv in metrics.metric_keys_and_values)
+
+
+def _data(tmp_path) -> Dict[str, str]:
+  # The committed workflow trains with Fashion-MNIST's settings, mirroring images at random:
+  # stripes are the same mirrored. train_steps is lowered at run time, as users do.
+  write_dataset(str(tmp_path / "idx"), n_train=400, n_eval=100, seed=3, stripes=True)
+  return {"data_dir": str(tmp_path / "idx"), "train_steps": "60", "accuracy_threshold": "0.8"}
+
+
+def _load_and_classify(version: str) -> float:
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+  from pipeline.data.examples import encode_examples  # pylint: disable=import-outside-toplevel
+  labels = np.arange(10)
+  images = stripe_images(labels, seed=11).reshape(10, -1)
+  classes = tf.saved_model.load(version).signatures["serving_default"](
+      examples=tf.constant(encode_examples(images, labels)))["classes"].numpy()
+  return float((classes == labels).mean())
+
+
+@pytest.mark.slow
+def test_v1_workflow_runs_twice_and_the_second_run_compares_with_the_first(tmp_path):
+  from pipeline.reporting.summary import summarize  # pylint: disable=import-outside-toplevel
+  root, db = str(tmp_path / "bucket"), str(tmp_path / "mlmd.db")
+  workflow, parameters = _workflow(root), _data(tmp_path)
+  with MetadataService(db) as service:
+    _replay(workflow, service, str(tmp_path / "run1"), "run-1", parameters)
+    first = summarize(db)
+    _replay(workflow, service, str(tmp_path / "run2"), "run-2", parameters)
+  second = summarize(db)
+  assert service.calls["PutLineageSubgraph"] > 0 and not service.refused
+  assert first.blessed and first.baseline is None, first
+  [version] = glob.glob(os.path.join(root, "serving_model", "*", "cnn", "*"))
+  assert first.pushed_to == version and _load_and_classify(version) >= 0.8
+  # The second run's Resolver found the first run's blessed model; its Evaluator used it.
+  assert second.run_id != first.run_id
+  assert second.baseline and first.uris["Model"] in second.baseline, second.baseline
+  assert _has_baseline_diffs(second.uris["ModelEvaluation"])
+
+
+@pytest.mark.slow
+def test_v1_workflow_runs_on_the_mlmd_1_5_0_server_of_kfp_1_8(tmp_path):
+  """MLMD server 1.5.0 lacks PutLineageSubgraph (TFX falls back to PutExecution) and the
+  other RPCs in MLMD_1_5_0_MISSING; every step must still run and record its lineage."""
+  from pipeline.reporting.summary import summarize  # pylint: disable=import-outside-toplevel
+  root, db = str(tmp_path / "bucket"), str(tmp_path / "mlmd.db")
+  with MetadataService(db, unimplemented=MLMD_1_5_0_MISSING) as service:
+    _replay(_workflow(root), service, str(tmp_path / "run1"), "run-1", _data(tmp_path))
+  print(f"refused: {dict(service.refused)}")
+  assert service.refused["PutLineageSubgraph"] > 0
+  summary = summarize(db)
+  assert set(summary.node_states.values()) == {"COMPLETE"}, summary.node_states
+  assert summary.blessed and summary.pushed_to, summary
+  assert {"Examples", "Model", "ModelEvaluation", "PushedModel"} <= set(summary.uris)
