@@ -35,7 +35,7 @@ def _replay(workflow: dict, service: MetadataService, work_dir: str, run_id: str
   config_maps = {"metadata-grpc-configmap": {"METADATA_GRPC_SERVICE_HOST": "127.0.0.1",
                                              "METADATA_GRPC_SERVICE_PORT": str(service.port)}}
   results = run_workflow(workflow, parameters, run_id, config_maps, work_dir, REPO, env,
-                         timeout_s=300)
+                         timeout_s=900)
   print(f"{run_id}: " + "; ".join(f"{r.name} exit {r.returncode} {r.seconds:.1f} s"
                                   for r in results))
   failed = [r for r in results if r.returncode]
@@ -70,36 +70,33 @@ def _load_and_classify(version: str) -> float:
 
 
 @pytest.mark.slow
-def test_v1_workflow_runs_twice_and_the_second_run_compares_with_the_first(tmp_path):
+def test_v1_workflow_runs_twice_on_grpc_mlmd_and_on_the_1_5_0_server_of_kfp_1_8(tmp_path):
+  """Run 1 against the current MLMD service; run 2 against one with only MLMD 1.5.0's RPCs
+  (KFP 1.8.x and 2.0.0 deploy that server: no PutLineageSubgraph, so TFX falls back to
+  PutExecution), with more training steps, as a user reruns it. Run 2 reuses the data steps
+  from the cache, trains anew, and its Resolver and Evaluator see run 1's blessed model."""
   from pipeline.reporting.summary import summarize  # pylint: disable=import-outside-toplevel
   root, db = str(tmp_path / "bucket"), str(tmp_path / "mlmd.db")
   workflow, parameters = _workflow(root), _data(tmp_path)
   with MetadataService(db) as service:
     _replay(workflow, service, str(tmp_path / "run1"), "run-1", parameters)
-    first = summarize(db)
-    _replay(workflow, service, str(tmp_path / "run2"), "run-2", parameters)
-  second = summarize(db)
   assert service.calls["PutLineageSubgraph"] > 0 and not service.refused
+  first = summarize(db)
+  assert set(first.node_states.values()) == {"COMPLETE"}, first.node_states
   assert first.blessed and first.baseline is None, first
   [version] = glob.glob(os.path.join(root, "serving_model", "*", "cnn", "*"))
   assert first.pushed_to == version and _load_and_classify(version) >= 0.8
-  # The second run's Resolver found the first run's blessed model; its Evaluator used it.
+
+  with MetadataService(db, unimplemented=MLMD_1_5_0_MISSING) as old:
+    _replay(workflow, old, str(tmp_path / "run2"), "run-2", {**parameters, "train_steps": "80"})
+  print(f"MLMD 1.5.0 mode, refused: {dict(old.refused)}")
+  assert old.refused["PutLineageSubgraph"] > 0
+  second = summarize(db)
   assert second.run_id != first.run_id
+  assert {n for n, state in second.node_states.items() if state == "CACHED"} == {
+      "FileBasedExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "AnomalyGate"}
+  assert {second.node_states[n] for n in ("Trainer", "Evaluator", "Pusher")} == {"COMPLETE"}
+  # The Resolver found run 1's blessed model, and the Evaluator compared against it.
+  assert second.uris["Model"] != first.uris["Model"]
   assert second.baseline and first.uris["Model"] in second.baseline, second.baseline
   assert _has_baseline_diffs(second.uris["ModelEvaluation"])
-
-
-@pytest.mark.slow
-def test_v1_workflow_runs_on_the_mlmd_1_5_0_server_of_kfp_1_8(tmp_path):
-  """MLMD server 1.5.0 lacks PutLineageSubgraph (TFX falls back to PutExecution) and the
-  other RPCs in MLMD_1_5_0_MISSING; every step must still run and record its lineage."""
-  from pipeline.reporting.summary import summarize  # pylint: disable=import-outside-toplevel
-  root, db = str(tmp_path / "bucket"), str(tmp_path / "mlmd.db")
-  with MetadataService(db, unimplemented=MLMD_1_5_0_MISSING) as service:
-    _replay(_workflow(root), service, str(tmp_path / "run1"), "run-1", _data(tmp_path))
-  print(f"refused: {dict(service.refused)}")
-  assert service.refused["PutLineageSubgraph"] > 0
-  summary = summarize(db)
-  assert set(summary.node_states.values()) == {"COMPLETE"}, summary.node_states
-  assert summary.blessed and summary.pushed_to, summary
-  assert {"Examples", "Model", "ModelEvaluation", "PushedModel"} <= set(summary.uris)
