@@ -17,7 +17,7 @@ import signal
 import subprocess
 import time
 import uuid
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping, Sequence
 
 _PARAMETER = re.compile(r"\{\{inputs\.parameters\.([\w-]+)\}\}")
 _LABEL = re.compile(r"metadata\.labels\['(.+)'\]")
@@ -53,8 +53,11 @@ def substitute(text: str, parameters: Mapping[str, str]) -> str:
 
 
 def pod_env(container: Dict[str, Any], pod: Dict[str, Any],
-            config_maps: Mapping[str, Mapping[str, str]]) -> Dict[str, str]:
-  """The container's environment: `envFrom` config maps first, then `env` over them."""
+            config_maps: Mapping[str, Mapping[str, str]],
+            secrets: Mapping[str, Mapping[str, str]] = ()) -> Dict[str, str]:
+  """The container's environment: `envFrom` config maps first, then `env` over them
+  (values, `fieldRef`s of the pod, `secretKeyRef`s into `secrets`)."""
+  secrets = dict(secrets)
   env: Dict[str, str] = {}
   for source in container.get("envFrom", []):
     ref = source["configMapRef"]
@@ -64,6 +67,10 @@ def pod_env(container: Dict[str, Any], pod: Dict[str, Any],
   for var in container.get("env", []):
     if "value" in var:
       env[var["name"]] = var["value"]
+      continue
+    if "secretKeyRef" in var["valueFrom"]:
+      ref = var["valueFrom"]["secretKeyRef"]
+      env[var["name"]] = secrets[ref["name"]][ref["key"]]  # A missing secret fails the pod.
       continue
     path = var["valueFrom"]["fieldRef"]["fieldPath"]
     label = _LABEL.fullmatch(path)
@@ -94,8 +101,11 @@ def _run_logged(argv: List[str], cwd: str, env: Mapping[str, str], log_path: str
 
 def run_workflow(workflow: Dict[str, Any], parameters: Mapping[str, str], run_id: str,
                  config_maps: Mapping[str, Mapping[str, str]], work_dir: str, cwd: str,
-                 base_env: Mapping[str, str], timeout_s: float = 600) -> List[StepResult]:
-  """Runs every step of `workflow`'s entrypoint DAG; stops at the first that fails.
+                 base_env: Mapping[str, str], timeout_s: float = 600,
+                 secrets: Mapping[str, Mapping[str, str]] = (),
+                 only: Sequence[str] = ()) -> List[StepResult]:
+  """Runs every step of `workflow`'s entrypoint DAG (or the steps named in `only`); stops
+  at the first that fails.
 
   `run_id` is the KFP run's id (the `pipeline/runid` label); the workflow's
   name is `generateName` plus a random suffix, as Argo names it.
@@ -110,7 +120,7 @@ def run_workflow(workflow: Dict[str, Any], parameters: Mapping[str, str], run_id
   workflow_name = workflow["metadata"]["generateName"] + uuid.uuid4().hex[:5]
   tasks = {t["name"]: t for t in templates[spec["entrypoint"]]["dag"]["tasks"]}
   results: List[StepResult] = []
-  for name in dag_order(list(tasks.values())):
+  for name in [n for n in dag_order(list(tasks.values())) if not only or n in only]:
     template = templates[tasks[name]["template"]]
     step_dir = os.path.join(work_dir, name)
     os.makedirs(step_dir)
@@ -124,7 +134,7 @@ def run_workflow(workflow: Dict[str, Any], parameters: Mapping[str, str], run_id
                for a in template.get("outputs", {}).get("artifacts", [])}
     argv = [outputs.get(a, a) for a in (substitute(a, step_inputs)
                                         for a in container["command"] + container["args"])]
-    env = {**base_env, **pod_env(container, pod, config_maps)}
+    env = {**base_env, **pod_env(container, pod, config_maps, secrets)}
     start = time.monotonic()
     returncode = _run_logged(argv, cwd, env, os.path.join(step_dir, "log.txt"), timeout_s)
     with open(os.path.join(step_dir, "log.txt"), errors="replace") as f:
