@@ -34,7 +34,7 @@ def enable_s3(paths: Iterable[str]) -> bool:
   """
   if not uses_s3(paths):
     return False
-  import tensorflow_io  # pylint: disable=import-outside-toplevel,unused-import
+  import tensorflow_io  # noqa: F401  # pylint: disable=import-outside-toplevel,unused-import
   return True
 
 

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import time
 import uuid
-from typing import Any, Dict, List, Mapping, Sequence
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 _PARAMETER = re.compile(r"\{\{inputs\.parameters\.([\w-]+)\}\}")
 _LABEL = re.compile(r"metadata\.labels\['(.+)'\]")
@@ -99,10 +99,43 @@ def _run_logged(argv: List[str], cwd: str, env: Mapping[str, str], log_path: str
       return 124
 
 
+@dataclasses.dataclass
+class Cluster:
+  """What the pods of a run see: config maps and secrets by name, and the host's env."""
+  config_maps: Mapping[str, Mapping[str, str]]
+  base_env: Mapping[str, str]
+  secrets: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
+
+
+def _pod(template: Dict[str, Any], workflow_name: str, run_id: str) -> Dict[str, Any]:
+  """The metadata a step's pod gets: Argo's and KFP's labels over the template's."""
+  return {"name": f"{workflow_name}-{uuid.uuid4().int % 10**10}", "uid": str(uuid.uuid4()),
+          "namespace": "kubeflow",
+          "labels": {**template.get("metadata", {}).get("labels", {}),
+                     "workflows.argoproj.io/workflow": workflow_name, "pipeline/runid": run_id}}
+
+
+def run_step(template: Dict[str, Any], step_inputs: Mapping[str, str], pod: Dict[str, Any],
+             cluster: Cluster, step_dir: str, cwd: str, timeout_s: float) -> Tuple[int, str]:
+  """Runs one container template as its pod would; returns (exit status, log)."""
+  container = template["container"]
+  os.makedirs(step_dir)
+  outputs = {a["path"]: os.path.join(step_dir, os.path.basename(a["path"]))
+             for a in template.get("outputs", {}).get("artifacts", [])}
+  argv = [outputs.get(a, a) for a in (substitute(a, step_inputs)
+                                      for a in container["command"] + container["args"])]
+  env = {**cluster.base_env, **pod_env(container, pod, cluster.config_maps, cluster.secrets)}
+  returncode = _run_logged(argv, cwd, env, os.path.join(step_dir, "log.txt"), timeout_s)
+  with open(os.path.join(step_dir, "log.txt"), errors="replace") as f:
+    log = f.read()
+  missing = [path for path, local in outputs.items() if not os.path.exists(local)]
+  if not returncode and missing:  # Argo fails a step whose output artifact is missing.
+    return 1, log + f"\noutput artifact(s) not written: {missing}"
+  return returncode, log
+
+
 def run_workflow(workflow: Dict[str, Any], parameters: Mapping[str, str], run_id: str,
-                 config_maps: Mapping[str, Mapping[str, str]], work_dir: str, cwd: str,
-                 base_env: Mapping[str, str], timeout_s: float = 600,
-                 secrets: Mapping[str, Mapping[str, str]] = (),
+                 cluster: Cluster, work_dir: str, cwd: str, timeout_s: float = 600,
                  only: Sequence[str] = ()) -> List[StepResult]:
   """Runs every step of `workflow`'s entrypoint DAG (or the steps named in `only`); stops
   at the first that fails.
@@ -122,26 +155,10 @@ def run_workflow(workflow: Dict[str, Any], parameters: Mapping[str, str], run_id
   results: List[StepResult] = []
   for name in [n for n in dag_order(list(tasks.values())) if not only or n in only]:
     template = templates[tasks[name]["template"]]
-    step_dir = os.path.join(work_dir, name)
-    os.makedirs(step_dir)
-    pod = {"name": f"{workflow_name}-{uuid.uuid4().int % 10**10}", "uid": str(uuid.uuid4()),
-           "namespace": "kubeflow",
-           "labels": {**template.get("metadata", {}).get("labels", {}),
-                      "workflows.argoproj.io/workflow": workflow_name, "pipeline/runid": run_id}}
-    container = template["container"]
-    step_inputs = _step_parameters(tasks[name], values)
-    outputs = {a["path"]: os.path.join(step_dir, os.path.basename(a["path"]))
-               for a in template.get("outputs", {}).get("artifacts", [])}
-    argv = [outputs.get(a, a) for a in (substitute(a, step_inputs)
-                                        for a in container["command"] + container["args"])]
-    env = {**base_env, **pod_env(container, pod, config_maps, secrets)}
     start = time.monotonic()
-    returncode = _run_logged(argv, cwd, env, os.path.join(step_dir, "log.txt"), timeout_s)
-    with open(os.path.join(step_dir, "log.txt"), errors="replace") as f:
-      log = f.read()
-    missing = [path for path, local in outputs.items() if not os.path.exists(local)]
-    if not returncode and missing:
-      log, returncode = log + f"\noutput artifact(s) not written: {missing}", 1
+    returncode, log = run_step(template, _step_parameters(tasks[name], values),
+                               _pod(template, workflow_name, run_id), cluster,
+                               os.path.join(work_dir, name), cwd, timeout_s)
     results.append(StepResult(name, returncode, time.monotonic() - start, log))
     if returncode:
       break

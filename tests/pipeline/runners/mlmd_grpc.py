@@ -16,7 +16,7 @@ from concurrent import futures
 from typing import Callable, Counter, FrozenSet, Iterable
 
 import grpc
-from ml_metadata.metadata_store.pywrap.metadata_store_extension import metadata_store as cc
+from ml_metadata.metadata_store.pywrap import metadata_store_extension
 from ml_metadata.proto import metadata_store_pb2, metadata_store_service_pb2
 
 SERVICE = "ml_metadata.MetadataStoreService"
@@ -30,6 +30,8 @@ MLMD_1_5_0_MISSING = frozenset({
     "GetExecutionsByExternalIds", "GetLineageSubgraph", "GetParentContextsByContexts",
     "PutLineageSubgraph"})
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
+# The C++ store's functions, one per RPC, taking and returning serialized protos.
+_CC = metadata_store_extension.metadata_store
 
 
 class MetadataService:
@@ -48,11 +50,11 @@ class MetadataService:
     self._store = None
     self._server = None
 
-  def __enter__(self) -> "MetadataService":
+  def __enter__(self) -> "MetadataService":  # noqa: PYI034
     config = metadata_store_pb2.ConnectionConfig()
     config.sqlite.filename_uri = self.sqlite_path
     config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
-    self._store = cc.CreateMetadataStore(
+    self._store = _CC.CreateMetadataStore(
         config.SerializeToString(),
         metadata_store_pb2.MigrationOptions(enable_upgrade_migration=True).SerializeToString())
     methods = metadata_store_service_pb2.DESCRIPTOR.services_by_name[
@@ -72,7 +74,7 @@ class MetadataService:
 
   def _handler(self, name: str) -> Callable[[bytes, grpc.ServicerContext], bytes]:
     """Forwards one RPC by name to the C++ store's function of the same name."""
-    method = getattr(cc, name, None)
+    method = getattr(_CC, name, None)
 
     def handle(request: bytes, context: grpc.ServicerContext) -> bytes:
       with self._lock:

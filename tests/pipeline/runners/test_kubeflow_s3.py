@@ -10,7 +10,7 @@ import yaml
 
 from pipeline import cli
 from tests.moto_s3 import BUCKET, keys, s3_server
-from tests.pipeline.runners.argo_replay import run_workflow
+from tests.pipeline.runners.argo_replay import Cluster, run_workflow
 from tests.pipeline.runners.mlmd_grpc import MetadataService
 
 ENDPOINT = "http://minio-service.kubeflow:9000"
@@ -71,9 +71,9 @@ def test_a_stock_tfx_step_writes_to_s3_with_the_pods_env_only(tmp_path):
     with MetadataService(str(tmp_path / "mlmd.db")) as service:
       config_maps = {"metadata-grpc-configmap": {"METADATA_GRPC_SERVICE_HOST": "127.0.0.1",
                                                  "METADATA_GRPC_SERVICE_PORT": str(service.port)}}
-      [result] = run_workflow(workflow, {}, "run-s3", config_maps, str(tmp_path / "run"), REPO,
-                              base, timeout_s=600,
-                              secrets={"mlpipeline-minio-artifact": secret}, only=["schemagen"])
+      cluster = Cluster(config_maps, base, {"mlpipeline-minio-artifact": secret})
+      [result] = run_workflow(workflow, {}, "run-s3", cluster, str(tmp_path / "run"), REPO,
+                              timeout_s=600, only=["schemagen"])
       assert result.returncode == 0, result.log[-3000:]
       schemas = {k: size for k, size in keys(
           env, "mnist-tfx/pipelines/mnist-tfx-fashion-mnist/SchemaGen/").items()

@@ -14,7 +14,7 @@ import yaml
 
 from pipeline.runners.kubeflow import KFP_OUTPUT_ROOT
 from tests.conftest import stripe_images, write_dataset
-from tests.pipeline.runners.argo_replay import StepResult, run_workflow
+from tests.pipeline.runners.argo_replay import Cluster, StepResult, run_workflow
 from tests.pipeline.runners.mlmd_grpc import MLMD_1_5_0_MISSING, MetadataService
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -34,7 +34,7 @@ def _replay(workflow: dict, service: MetadataService, work_dir: str, run_id: str
   env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
   config_maps = {"metadata-grpc-configmap": {"METADATA_GRPC_SERVICE_HOST": "127.0.0.1",
                                              "METADATA_GRPC_SERVICE_PORT": str(service.port)}}
-  results = run_workflow(workflow, parameters, run_id, config_maps, work_dir, REPO, env,
+  results = run_workflow(workflow, parameters, run_id, Cluster(config_maps, env), work_dir, REPO,
                          timeout_s=900)
   print(f"{run_id}: " + "; ".join(f"{r.name} exit {r.returncode} {r.seconds:.1f} s"
                                   for r in results))
