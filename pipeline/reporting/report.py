@@ -1,6 +1,5 @@
 """Human-facing output of a run: a terminal summary, a markdown report and a PNG."""
 
-import glob
 import io
 import os
 from typing import Dict, List, Sequence, Tuple
@@ -23,7 +22,8 @@ Curve = List[Tuple[int, float]]
 def read_scalars(directory: str, tag: str) -> Curve:
   """(step, value) of a scalar summary in a directory's event files, by step."""
   points = {}
-  for path in glob.glob(os.path.join(directory, "events.out.tfevents.*")):
+  # tf.io.gfile, not glob: the directory may be s3:// (or gs://).
+  for path in tf.io.gfile.glob(os.path.join(directory, "events.out.tfevents.*")):
     for event in tf.compat.v1.train.summary_iterator(path):
       for value in event.summary.value:
         if value.tag == tag:
