@@ -53,17 +53,22 @@ def test_s3_settings_are_added_only_for_s3_paths():
     endpoint_env("minio:9000")
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--target", "vertex", "--s3-endpoint", "http://minio:9000"],
+@pytest.mark.parametrize("command, message", [
+    (["compile", "--target", "vertex", "--s3-endpoint", "http://minio:9000"],
      "--s3-endpoint and --s3-secret are for --target kubeflow"),
-    (["--target", "kubeflow", "--s3-secret", "mine"], "--s3-secret needs --s3-endpoint URL"),
-    (["--target", "kubeflow", "--s3-endpoint", "minio:9000"],
+    (["compile", "--target", "kubeflow", "--s3-secret", "mine"],
+     "--s3-secret needs --s3-endpoint URL"),
+    (["compile", "--target", "kubeflow", "--s3-endpoint", "minio:9000"],
      "--s3-endpoint 'minio:9000': give a URL such as http://minio-service.kubeflow:9000"),
+    (["run", "--output-root", "gs://bucket/x"],
+     "--output-root gs://bucket/x: a local run writes to a directory or to s3://BUCKET/PATH"),
+    (["clean", "--output-root", "s3://bucket/x"],
+     "--output-root s3://bucket/x: clean works on local output roots only"),
 ])
-def test_compile_s3_flags_fail_in_one_line(tmp_path, flags, message):
-  proc = subprocess.run([sys.executable, "-m", "pipeline", "compile", "--output",
-                         str(tmp_path / "p.yaml")] + flags, capture_output=True, text=True,
-                        timeout=60, check=False)
+def test_s3_flags_fail_in_one_line_before_anything_is_written(tmp_path, command, message):
+  output = ["--output", str(tmp_path / "p.yaml")] if command[0] == "compile" else []
+  proc = subprocess.run([sys.executable, "-m", "pipeline", *command, *output],
+                        capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path)
   [line] = proc.stderr.strip().splitlines()
   assert proc.returncode == 1 and line.startswith(f"error: {message}"), proc.stderr
   assert not os.listdir(tmp_path)
