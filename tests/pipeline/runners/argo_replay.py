@@ -160,6 +160,7 @@ def run_workflow(workflow: Dict[str, Any], parameters: Mapping[str, str], run_id
                                _pod(template, workflow_name, run_id), cluster,
                                os.path.join(work_dir, name), cwd, timeout_s)
     results.append(StepResult(name, returncode, time.monotonic() - start, log))
+    print(f"{run_id} {name}: exit {returncode}, {results[-1].seconds:.1f} s", flush=True)
     if returncode:
       break
   return results
