@@ -2,6 +2,10 @@
 
 `s3_server()` yields the environment that points boto3 (Beam's S3 filesystem)
 and tensorflow-io at it, with one bucket, `BUCKET`, created.
+
+The server answers from a thread of this process, so TensorFlow's S3 calls must
+come from another process: `tf.io.TFRecordWriter` holds the GIL while it talks
+to S3, and hung here against a server in its own process.
 """
 
 import contextlib
