@@ -11,14 +11,16 @@ s3:// path.
 import sys
 from typing import List
 
-from pipeline.data.s3 import enable_s3
+from pipeline.data.s3 import enable_s3, exit_skipping_teardown
 
 
 def main(argv: List[str]) -> None:
   """Registers s3 when `argv` names an s3:// path, then runs TFX's entrypoint on `argv`."""
-  enable_s3(argv)
+  s3 = enable_s3(argv)
   from tfx.orchestration.kubeflow import container_entrypoint  # pylint: disable=import-outside-toplevel
   container_entrypoint.main(argv)
+  if s3:
+    exit_skipping_teardown(0)
 
 
 if __name__ == "__main__":

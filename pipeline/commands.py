@@ -158,10 +158,15 @@ def _run(args: argparse.Namespace) -> None:
   data_dir = checks.check_data_dir(args.data_dir) if args.data_dir else _fetch(args)
   with recovery.exclusive_run(state_root, pipeline_name(args.dataset)):  # Before TF loads.
     summary = _run_locked(args, hparams, threshold, data_dir, output_root, state_root)
-  if not summary.blessed:
+  status = 0 if summary.blessed else EXIT_NOT_BLESSED
+  if status:
     print(f"exit status {EXIT_NOT_BLESSED}: the model was not blessed, so nothing was pushed",
           file=sys.stderr)
-    sys.exit(EXIT_NOT_BLESSED)
+  if is_remote(output_root):  # tensorflow-io's S3 client would abort the teardown.
+    from pipeline.data.s3 import exit_skipping_teardown  # pylint: disable=import-outside-toplevel
+    exit_skipping_teardown(status)
+  if status:
+    sys.exit(status)
 
 
 def _run_locked(args: argparse.Namespace, hparams: hp.HParams, threshold: float,
