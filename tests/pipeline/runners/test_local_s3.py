@@ -23,7 +23,7 @@ def test_run_with_an_s3_output_root_pushes_a_model_that_loads(tmp_path):
          "--eval-steps", "2", "--batch-size", "20", "--accuracy-threshold", "0.5",
          "--data-dir", str(tmp_path / "idx"), "--output-root", f"s3://{BUCKET}/out",
          "--state-dir", str(state)],
-        capture_output=True, text=True, timeout=900, check=False, env={**os.environ, **env})
+        capture_output=True, text=True, timeout=1200, check=False, env={**os.environ, **env})
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     objects = keys(env, "out/")
     pushed = sorted({k.split("/")[4] for k in objects
