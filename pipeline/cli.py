@@ -120,7 +120,12 @@ def _add_pipeline_commands(sub) -> None:
       "Metadata under --output-root. Ends with a summary and a report.")
   _pipeline_args(run)
   run.add_argument("--output-root", default="output",
-                   help="artifacts, metadata, pushed models and reports (default: ./output)")
+                   help="artifacts, metadata, pushed models and reports (default: ./output); "
+                   "s3://BUCKET/PATH puts artifacts and pushed models in S3 or MinIO "
+                   "(endpoint and keys from AWS_ENDPOINT_URL, S3_ENDPOINT, AWS_ACCESS_KEY_ID, "
+                   "AWS_SECRET_ACCESS_KEY)")
+  run.add_argument("--state-dir", help="local directory for ML Metadata (SQLite), the run lock "
+                   "and the reports (default: --output-root, or ./output when that is s3://)")
   run.add_argument("--data-dir", help="IDX directory to use instead of fetching --dataset")
   _add_cache_arg(run)
   _beam_arg(run, "in-process DirectRunner")
@@ -152,6 +157,10 @@ def _add_pipeline_commands(sub) -> None:
                     "(default: gs://YOUR_BUCKET/mnist-tfx, or the --pvc mount path)")
   comp.add_argument("--data-dir", help="gs:// directory holding the four IDX files "
                     "(default: OUTPUT_ROOT/idx/DATASET)")
+  comp.add_argument("--s3-endpoint", help="--target kubeflow: every step reads and writes "
+                    "s3:// paths through this endpoint, e.g. http://minio-service.kubeflow:9000")
+  comp.add_argument("--s3-secret", help="Kubernetes secret with the keys accesskey and "
+                    "secretkey for --s3-endpoint (default: mlpipeline-minio-artifact)")
   _beam_arg(comp, "DirectRunner; each Beam step runs one worker per core of its CPU request")
   comp.add_argument("--resources", action="append", default=[], metavar="STEP=CPU,MEM[,LIMIT]",
                     help="a step's CPU and memory requests and memory limit (Kubernetes "

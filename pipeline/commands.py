@@ -14,10 +14,11 @@ from typing import NoReturn, Tuple
 
 from pipeline import checks
 from pipeline.console import loading
-from pipeline.config import ACCURACY_THRESHOLDS, KFP_TARGET_FILES, VertexTraining
+from pipeline.config import ACCURACY_THRESHOLDS
 from pipeline import layout
 from pipeline.layout import pipeline_name
 from pipeline.data.fetch import FetchError
+from pipeline.data.files import is_remote
 from pipeline.data.idx import IdxError
 from pipeline.runners import failures, recovery
 from pipeline.runners.submit import SubmitError
@@ -56,9 +57,13 @@ def _terminated(signum, frame) -> None:  # pylint: disable=unused-argument
 
 def dispatch(args: argparse.Namespace) -> None:
   """Runs the command; turns expected failures into one line and an exit status."""
+  # Imported here: those modules use this one's helpers (settings, _timeouts).
+  from pipeline import grid_commands, kubeflow_commands  # pylint: disable=import-outside-toplevel
   handlers = {"fetch-data": _fetch_data, "prepare-data": _prepare_data,
-              "stage-data": _stage_data, "run": _run, "clean": _clean, "compile": _compile,
-              "submit": _submit, "experiment": _experiment, "predict": _predict}
+              "stage-data": _stage_data, "run": _run, "clean": _clean,
+              "compile": kubeflow_commands.compile_pipeline,
+              "submit": kubeflow_commands.submit_pipeline,
+              "experiment": grid_commands.experiment, "predict": _predict}
   try:
     handlers[args.command](args)
   except hp.InvalidSetting as e:
@@ -106,7 +111,7 @@ def settings(args: argparse.Namespace) -> Tuple[hp.HParams, float]:
   return hparams, threshold
 
 
-def _timeouts(args: argparse.Namespace):
+def timeouts(args: argparse.Namespace):
   from pipeline.data import sources  # pylint: disable=import-outside-toplevel
   for flag, value in (("--download-timeout", args.download_timeout),
                       ("--source-deadline", args.source_deadline)):
@@ -118,13 +123,13 @@ def _timeouts(args: argparse.Namespace):
 def _fetch(args: argparse.Namespace) -> str:
   from pipeline.data import datasets, fetch  # pylint: disable=import-outside-toplevel
   return fetch.fetch_dataset(datasets.get_dataset(args.dataset), args.cache_dir,
-                             data_dir=getattr(args, "data_dir", None), timeouts=_timeouts(args))
+                             data_dir=getattr(args, "data_dir", None), timeouts=timeouts(args))
 
 
 def _stage_data(args: argparse.Namespace) -> None:
   from pipeline.data import datasets, stage  # pylint: disable=import-outside-toplevel
   staged = stage.stage_dataset(datasets.get_dataset(args.dataset), args.dest, args.cache_dir,
-                               timeouts=_timeouts(args))
+                               timeouts=timeouts(args))
   print(f"staged {len(staged)} files to {args.dest}")
 
 
@@ -145,27 +150,46 @@ def _prepare_data(args: argparse.Namespace) -> None:
   print(f"wrote {', '.join(f'{n} {k}' for k, n in counts.items())} examples to {args.output}")
 
 
+def _output_roots(args: argparse.Namespace) -> Tuple[str, str]:
+  """(output root, state root): artifacts and pushed models go to the first, which may be
+  s3://...; ML Metadata (SQLite), the run lock and the reports to the second, a local
+  directory: --state-dir, else the output root when local, else ./output."""
+  if is_remote(args.output_root):
+    if not args.output_root.startswith("s3://"):
+      raise checks.UsageError(f"--output-root {args.output_root}: a local run writes to a "
+                              "directory or to s3://BUCKET/PATH")
+    return args.output_root, checks.check_output_dir(args.state_dir or "output", "--state-dir")
+  output_root = checks.check_output_dir(args.output_root, "--output-root")
+  return output_root, (checks.check_output_dir(args.state_dir, "--state-dir")
+                       if args.state_dir else output_root)
+
+
 def _run(args: argparse.Namespace) -> None:
   hparams, threshold = settings(args)
   checks.check_local_runner(args.beam_arg)
-  output_root = checks.check_output_dir(args.output_root, "--output-root")
+  output_root, state_root = _output_roots(args)
   data_dir = checks.check_data_dir(args.data_dir) if args.data_dir else _fetch(args)
-  with recovery.exclusive_run(output_root, pipeline_name(args.dataset)):  # Before TF loads.
-    summary = _run_locked(args, hparams, threshold, data_dir, output_root)
-  if not summary.blessed:
+  with recovery.exclusive_run(state_root, pipeline_name(args.dataset)):  # Before TF loads.
+    summary = _run_locked(args, hparams, threshold, data_dir, output_root, state_root)
+  status = 0 if summary.blessed else EXIT_NOT_BLESSED
+  if status:
     print(f"exit status {EXIT_NOT_BLESSED}: the model was not blessed, so nothing was pushed",
           file=sys.stderr)
-    sys.exit(EXIT_NOT_BLESSED)
+  if is_remote(output_root):  # tensorflow-io's S3 client would abort the teardown.
+    from pipeline.data.s3 import exit_skipping_teardown  # pylint: disable=import-outside-toplevel
+    exit_skipping_teardown(status)
+  if status:
+    sys.exit(status)
 
 
 def _run_locked(args: argparse.Namespace, hparams: hp.HParams, threshold: float,
-                data_dir: str, output_root: str):
+                data_dir: str, output_root: str, state_root: str):
   """Runs and reports; a failed component becomes one line and exit status 1."""
   loading("TensorFlow and TFX")
   from pipeline.runners import local  # pylint: disable=import-outside-toplevel
   config = local.local_config(hparams, threshold, data_dir, output_root, args.beam_arg)
   try:
-    return local.run_and_report(config, output_root)
+    return local.run_and_report(config, state_root)
   except (KeyboardInterrupt, ValueError):
     raise
   except Exception as e:  # pylint: disable=broad-except
@@ -197,6 +221,9 @@ def _interrupt_inside(error: BaseException):
 
 
 def _clean(args: argparse.Namespace) -> None:
+  if is_remote(args.output_root):
+    raise checks.UsageError(f"--output-root {args.output_root}: clean works on local output "
+                            "roots only; a run with an s3:// root keeps nothing to clean locally")
   output_root = checks.check_output_dir(args.output_root, "--output-root")
   names = [pipeline_name(args.dataset)] if args.dataset else layout.pipeline_names_under(
       output_root)
@@ -206,106 +233,6 @@ def _clean(args: argparse.Namespace) -> None:
     with recovery.exclusive_run(output_root, name):
       count, freed = recovery.clean(output_root, name)
     print(f"{name}: removed {count} unused output(s) of failed runs, {freed / 1e6:.1f} MB")
-
-
-def _compile(args: argparse.Namespace) -> None:
-  hparams, threshold = settings(args)
-  targets = args.target or ["vertex", "kubeflow"]
-  if args.output and len(targets) > 1:
-    raise checks.UsageError("--output names one file: give one --target with it")
-  vertex = _vertex_training(args, hparams)
-  from pipeline.runners import pods  # pylint: disable=import-outside-toplevel
-  volume = pods.parse_pvc(args.pvc)
-  if volume and targets != ["kubeflow"]:
-    raise checks.UsageError("--pvc mounts a Kubernetes volume, which Vertex AI Pipelines "
-                            "cannot: add --target kubeflow")
-  output_root = pods.under_volume(volume, args.output_root) if volume else args.output_root
-  pod_settings = {"resources": pods.parse_resources(args.resources), "volume": volume}
-  loading("TFX")
-  from pipeline.runners import kubeflow  # pylint: disable=import-outside-toplevel
-  config = kubeflow.kfp_config(hparams, threshold, output_root, args.data_dir, vertex,
-                               args.beam_arg)
-  for target in targets:
-    output = checks.check_output_file(args.output or KFP_TARGET_FILES[target], "--output")
-    written = kubeflow.COMPILERS[target](config, output, args.image,
-                                         kubeflow.PodSettings(**pod_settings))
-    print(f"wrote {written} ({target})")
-
-
-def _vertex_training(args: argparse.Namespace, hparams: hp.HParams):
-  """The Vertex AI worker pools of `compile --vertex-*`, checked against --distribute."""
-  if args.vertex_project is None:
-    if args.vertex_accelerator:
-      raise checks.UsageError("--vertex-accelerator sets the Vertex AI worker pools: add "
-                              "--vertex-project")
-    return None
-  kind, _, count = (args.vertex_accelerator or "").partition(":")
-  if args.vertex_accelerator and not count.isdigit():
-    raise checks.UsageError(f"--vertex-accelerator {args.vertex_accelerator}: write it as "
-                            "TYPE:COUNT, e.g. NVIDIA_TESLA_T4:1")
-  vertex = VertexTraining(project=args.vertex_project, image=args.image,
-                          region=args.vertex_region, machine_type=args.vertex_machine_type,
-                          workers=args.vertex_workers, ps=args.vertex_ps,
-                          accelerator_type=kind or None, accelerator_count=int(count or 0))
-  vertex.check_strategy(hparams.distribute)  # Before TF loads.
-  return vertex
-
-
-def _submit(args: argparse.Namespace) -> None:
-  from pipeline.runners import run_options, submit  # pylint: disable=import-outside-toplevel
-  if args.target == "vertex" and (args.namespace or args.token_file):
-    raise checks.UsageError("--namespace and --token-file are for --target kubeflow")
-  needed = {"vertex": ("project",), "kubeflow": ("host",)}[args.target]
-  for name in needed:
-    if not getattr(args, name):
-      raise checks.UsageError(f"--target {args.target} needs --{name}")
-  path = args.file or KFP_TARGET_FILES[args.target]
-  run = run_options.RunOptions(run_name=args.run_name, caching=args.caching,
-                               pipeline_root=args.pipeline_root,
-                               service_account=args.service_account)
-  url = submit.submit(args.target, path, args.param, run, args.token_file,
-                      project=args.project, region=args.region, host=args.host,
-                      experiment=args.experiment, namespace=args.namespace)
-  print(f"submitted: {url}")
-
-
-def _experiment_data_dirs(pairs) -> dict:
-  """`--data-dir DATASET=DIR` values, each checked."""
-  dirs = {}
-  for pair in pairs:
-    dataset, sep, path = pair.partition("=")
-    if not sep or dataset not in defaults.TRAINING_DEFAULTS:
-      raise checks.UsageError(f"--data-dir {pair!r}: write it as DATASET=DIR, DATASET one of "
-                              f"{', '.join(sorted(defaults.TRAINING_DEFAULTS))}")
-    dirs[dataset] = checks.check_data_dir(path, f"--data-dir {dataset}=")
-  return dirs
-
-
-def experiment_cells(args: argparse.Namespace) -> list:
-  """The grid `experiment` trains: each flag's values multiplied, over the dataset defaults."""
-  from pipeline.experiments import grid  # pylint: disable=import-outside-toplevel
-  varied = {field: value if isinstance(value, list) else [value]
-            for field, value in hp.flag_values(args).items() if field != "model"}
-  return grid.make_grid(args.dataset, args.model or list(hp.MODEL_NAMES), varied)
-
-
-def _experiment(args: argparse.Namespace) -> None:
-  cells = experiment_cells(args)
-  data_dirs = _experiment_data_dirs(args.data_dir)
-  output = os.path.join(checks.check_output_dir(args.output_root, "--output-root"),
-                        "experiments")
-  timeouts = _timeouts(args)
-  loading("TensorFlow and Apache Beam")
-  from pipeline.data import datasets, fetch, prepare  # pylint: disable=import-outside-toplevel
-  from pipeline.experiments.run import run_experiment  # pylint: disable=import-outside-toplevel
-
-  def idx_dir(dataset: str) -> str:
-    return data_dirs.get(dataset) or fetch.fetch_dataset(
-        datasets.get_dataset(dataset), args.cache_dir, timeouts=timeouts)
-
-  written = run_experiment(cells, idx_dir, output, args.beam_arg or prepare.DEFAULT_BEAM_ARGS)
-  print("\n".join(f"wrote {path}" for path in written))
-  print(f"compare the runs: tensorboard --logdir {output}/runs")
 
 
 def _predict(args: argparse.Namespace) -> None:

@@ -12,7 +12,6 @@ Jobs written before this layout have their training summaries at the top and
 their validation ones in `eval/`; `run_dir` finds either.
 """
 
-import glob
 import os
 from typing import Dict, Iterator, List, Tuple
 
@@ -32,7 +31,7 @@ def run_dir(model_dir: str, run: str) -> str:
   """The directory of `run` (TRAIN_RUN, VALIDATION_RUN or an evaluation's name) in a job."""
   named = os.path.join(model_dir, run)
   legacy = _LEGACY_DIRS.get(run)
-  if legacy and not glob.glob(os.path.join(named, _EVENTS)) and glob.glob(
+  if legacy and not tf.io.gfile.glob(os.path.join(named, _EVENTS)) and tf.io.gfile.glob(
       os.path.join(model_dir, legacy, _EVENTS)):
     return os.path.normpath(os.path.join(model_dir, legacy))
   return named
@@ -46,7 +45,7 @@ def job_runs(model_dir: str) -> Dict[str, str]:
   """
   found = {os.path.relpath(directory, model_dir): directory
            for directory, _, _ in sorted(os.walk(model_dir))
-           if glob.glob(os.path.join(directory, _EVENTS))}
+           if tf.io.gfile.glob(os.path.join(directory, _EVENTS))}
   legacy = {directory: run for run, directory in _LEGACY_DIRS.items()
             if run not in found}  # A named run wins over a legacy one (e.g. `.` with HParams only).
   return {legacy.get(relative, relative): directory for relative, directory in found.items()}
@@ -74,7 +73,8 @@ def read_all_scalars(directory: str) -> Dict[str, Curve]:
   A step written twice (a resumed job) keeps its last value.
   """
   points: Dict[str, Dict[int, float]] = {}
-  for path in sorted(glob.glob(os.path.join(directory, _EVENTS))):
+  # tf.io.gfile, not glob: the directory may be s3:// (or gs://).
+  for path in sorted(tf.io.gfile.glob(os.path.join(directory, _EVENTS))):
     for event in _events(path):
       for value in event.summary.value:
         if _is_scalar(value):

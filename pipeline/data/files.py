@@ -31,8 +31,21 @@ def open_binary(path: str) -> BinaryIO:
   if not is_remote(path):
     return open(path, "rb")
   from apache_beam.io.filesystem import CompressionTypes  # pylint: disable=import-outside-toplevel
+  return beam_filesystems().open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
+def beam_filesystems():
+  """Beam's FileSystems, with options set outside a pipeline too.
+
+  Beam's S3 filesystem refuses to work without pipeline options; empty ones let
+  boto3 take the endpoint and keys from the environment (AWS_ENDPOINT_URL,
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).
+  """
   from apache_beam.io.filesystems import FileSystems  # pylint: disable=import-outside-toplevel
-  return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+  from apache_beam.options.pipeline_options import PipelineOptions  # pylint: disable=import-outside-toplevel
+  if FileSystems._pipeline_options is None:  # pylint: disable=protected-access
+    FileSystems.set_options(PipelineOptions([]))
+  return FileSystems
 
 
 def is_gzip(path: str) -> bool:
@@ -54,8 +67,7 @@ def match(pattern: str) -> List[str]:
   if not is_remote(pattern):
     import glob  # pylint: disable=import-outside-toplevel
     return sorted(glob.glob(pattern))
-  from apache_beam.io.filesystems import FileSystems  # pylint: disable=import-outside-toplevel
-  return sorted(m.path for r in FileSystems.match([pattern]) for m in r.metadata_list)
+  return sorted(m.path for r in beam_filesystems().match([pattern]) for m in r.metadata_list)
 
 
 def write_atomically(path: str, data: bytes) -> str:
@@ -66,10 +78,10 @@ def write_atomically(path: str, data: bytes) -> str:
   """
   if is_remote(path):
     from apache_beam.io.filesystem import CompressionTypes  # pylint: disable=import-outside-toplevel
-    from apache_beam.io.filesystems import FileSystems  # pylint: disable=import-outside-toplevel
-    with FileSystems.create(path + ".tmp", compression_type=CompressionTypes.UNCOMPRESSED) as f:
+    filesystems = beam_filesystems()
+    with filesystems.create(path + ".tmp", compression_type=CompressionTypes.UNCOMPRESSED) as f:
       f.write(data)
-    FileSystems.rename([path + ".tmp"], [path])
+    filesystems.rename([path + ".tmp"], [path])
     return path
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)

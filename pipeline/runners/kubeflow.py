@@ -24,6 +24,7 @@ from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
 from pipeline.config import PipelineConfig, VertexTraining, config_under_root
 from pipeline.data.files import write_atomically
+from pipeline.data.s3 import with_s3_beam_args
 from pipeline.pipeline import create_pipeline, runtime_parameters
 from pipeline.runners.pods import (DEFAULT_RESOURCES, StepResources, Volume, beam_args_for,
                                    cpu_cores, memory_bytes)
@@ -58,7 +59,8 @@ def kfp_config(hparams: HParams, accuracy_threshold: float,
   root = (output_root or KFP_OUTPUT_ROOT).rstrip("/")
   config = config_under_root(hparams, accuracy_threshold, root,
                              data_dir or f"{root}/idx/{hparams.dataset}",
-                             tuple(beam_args or KFP_BEAM_ARGS), vertex_training)
+                             with_s3_beam_args(beam_args or KFP_BEAM_ARGS,
+                                               [root, data_dir or ""]), vertex_training)
   return dataclasses.replace(config, schema_file=KFP_SCHEMA_FILE, runtime_parameters=True)
 
 
@@ -132,11 +134,13 @@ def _operator_funcs(pods: PodSettings) -> list:
 
 
 def compile_kubeflow(config: PipelineConfig, output_file: str, image: str,
-                     pods: Optional[PodSettings] = None) -> str:
+                     pods: Optional[PodSettings] = None,
+                     op_funcs: Sequence[kubeflow_dag_runner.OpFunc] = ()) -> str:
   """Writes the open-source Kubeflow Pipelines (Argo, kfp 1.8) package of `config`, atomically.
 
   The components record to the in-cluster ML Metadata service that Kubeflow
-  Pipelines deploys (`metadata-grpc-service`).
+  Pipelines deploys (`metadata-grpc-service`). `op_funcs` change every step after
+  TFX's defaults (e.g. `kubeflow_s3.s3_operator`).
   """
   pods = pods or PodSettings()
   with tempfile.TemporaryDirectory() as scratch:
@@ -144,7 +148,7 @@ def compile_kubeflow(config: PipelineConfig, output_file: str, image: str,
         output_dir=scratch, output_filename="workflow.yaml",
         config=kubeflow_dag_runner.KubeflowDagRunnerConfig(
             kubeflow_metadata_config=kubeflow_dag_runner.get_default_kubeflow_metadata_config(),
-            tfx_image=image, pipeline_operator_funcs=_operator_funcs(pods)))
+            tfx_image=image, pipeline_operator_funcs=_operator_funcs(pods) + list(op_funcs)))
     runner.run(_pipeline_for_pods(config, pods))
     with open(os.path.join(scratch, "workflow.yaml")) as f:
       text = _reproducible(yaml.safe_load(f))

@@ -13,6 +13,8 @@ from tqdm import tqdm
 from pipeline.config import PipelineConfig, config_under_root
 from pipeline.data import contract
 from pipeline.layout import metadata_path, report_dir
+from pipeline.data.files import is_remote
+from pipeline.data.s3 import enable_s3, with_s3_beam_args
 from pipeline.pipeline import create_pipeline
 from pipeline.reporting.progress import ComponentProgress
 from pipeline.reporting.report import format_summary, write_report
@@ -29,19 +31,24 @@ LOCAL_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
 
 def local_config(hparams: HParams, accuracy_threshold: float, data_dir: str, output_root: str,
                  beam_args: Optional[Sequence[str]] = None) -> PipelineConfig:
-  """A config for a local run: absolute paths under `output_root`, in-process Beam."""
-  return config_under_root(hparams, accuracy_threshold, os.path.abspath(output_root),
-                           os.path.abspath(data_dir), tuple(beam_args or LOCAL_BEAM_ARGS))
+  """A config for a local run: paths under `output_root` (absolute, or s3://...), in-process
+  Beam (with what Beam's workers need for s3:// should a --beam-arg start some)."""
+  root = output_root if is_remote(output_root) else os.path.abspath(output_root)
+  return config_under_root(hparams, accuracy_threshold, root, os.path.abspath(data_dir),
+                           with_s3_beam_args(beam_args or LOCAL_BEAM_ARGS, [root]))
 
 
-def run_local(config: PipelineConfig, output_root: str,
+def run_local(config: PipelineConfig, state_root: str,
               show_progress: bool = True) -> Dict[str, float]:
   """Runs `config`'s pipeline to completion; returns wall seconds per component (and total).
 
-  Raises whatever a component raised (e.g. DataAnomaliesError), after which no
-  downstream component has run.
+  ML Metadata's SQLite file lives under `state_root`, a local directory (the
+  output root, unless that is s3://). Raises whatever a component raised (e.g.
+  DataAnomaliesError), after which no downstream component has run.
   """
-  db = metadata_path(output_root, config.pipeline_name)
+  # The components run in this process: s3:// artifacts need tensorflow-io's filesystem here.
+  enable_s3([config.pipeline_root, config.serving_dir, config.data_dir])
+  db = metadata_path(state_root, config.pipeline_name)
   os.makedirs(os.path.dirname(db), exist_ok=True)
   pipeline = create_pipeline(config, metadata.sqlite_metadata_connection_config(db))
   _LOG.info("running %s with %d components; artifacts under %s",
@@ -53,17 +60,19 @@ def run_local(config: PipelineConfig, output_root: str,
   return {**progress.seconds, "total": time.monotonic() - start}
 
 
-def run_and_report(config: PipelineConfig, output_root: str) -> RunSummary:
+def run_and_report(config: PipelineConfig, state_root: str) -> RunSummary:
   """Runs the pipeline, prints the summary and writes the markdown + PNG report.
+
+  ML Metadata and the report go under `state_root` (see `run_local`).
 
   The summary is of the newest run in ML Metadata: under `recovery.exclusive_run`
   (as `python -m pipeline run` calls it) that is this process's own run.
   """
-  seconds = run_local(config, output_root)
-  summary = summarize(metadata_path(output_root, config.pipeline_name))
+  seconds = run_local(config, state_root)
+  summary = summarize(metadata_path(state_root, config.pipeline_name))
   class_names = contract.display_class_names(config.dataset)
   report = write_report(summary, seconds, config,
-                        report_dir(output_root, config.pipeline_name, summary.run_id))
+                        report_dir(state_root, config.pipeline_name, summary.run_id))
   print(format_summary(summary, seconds, class_names))
   print(f"report: {report} (+ report.png)")
   return summary

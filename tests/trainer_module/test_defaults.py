@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from pipeline import cli, commands
+from pipeline import cli, commands, grid_commands
 from trainer_module import defaults, hparams as hp, task
 
 
@@ -14,7 +14,7 @@ def _entry_points(dataset: str, model: str):
   parser = cli.build_parser()
   resolved = {name: commands.settings(parser.parse_args(
       [name, "--dataset", dataset, "--model", model]))[0] for name in ("run", "compile")}
-  [cell] = commands.experiment_cells(parser.parse_args(
+  [cell] = grid_commands.experiment_cells(parser.parse_args(
       ["experiment", "--dataset", dataset, "--model", model]))
   resolved["experiment"] = cell.hparams
   resolved["task"] = task.resolve_hparams(task.build_parser().parse_args(
