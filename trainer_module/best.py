@@ -45,6 +45,17 @@ def read_best(model_dir: str) -> Dict[str, Any]:
     return json.load(f)
 
 
+def describe_best(model_dir: str) -> Optional[str]:
+  """One line naming the exported checkpoint's step, for run summaries; None without a record."""
+  record = read_best(model_dir) if model_dir else {}
+  if not record.get("step"):
+    return None
+  last = record["evaluations"][-1][0] if record.get("evaluations") else record["step"]
+  how = "stopped early" if record.get("stopped_early") else "trained"
+  return (f"exported the best checkpoint on validation: step {record['step']} (validation "
+          f"accuracy {record['accuracy']:.4f}); {how} to step {last}")
+
+
 class BestCheckpoint(tf_estimator.Exporter):
   """Keeps a copy of the checkpoint with the highest validation accuracy."""
 

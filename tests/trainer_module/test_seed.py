@@ -1,5 +1,6 @@
 """Seeded training: the same seed gives the same data order, distortions and final loss."""
 
+import argparse
 import json
 import subprocess
 import sys
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainer_module.hparams import HParams, InvalidSetting
+from trainer_module.hparams import HParams, InvalidSetting, add_flags, from_flags
 from trainer_module.inputs import augment_batch, make_input_fn, split_files
 
 
@@ -56,6 +57,15 @@ def test_new_fields_default_to_the_old_training():
   assert (h.precision, h.seed, h.deterministic, h.early_stopping_patience) == (
       "auto", None, False, None)
   assert HParams.from_custom_config(h.to_custom_config(), 10, 100) == h
+
+
+def test_the_new_flags_set_the_fields():
+  parser = argparse.ArgumentParser()
+  add_flags(parser, per_dataset=None)
+  args = parser.parse_args(["--train-steps", "5", "--precision", "mixed_bfloat16", "--seed", "3",
+                            "--deterministic", "--early-stopping-patience", "2"])
+  assert from_flags(args) == HParams(train_steps=5, precision="mixed_bfloat16", seed=3,
+                                     deterministic=True, early_stopping_patience=2)
 
 
 def test_two_deterministic_runs_of_one_command_end_with_the_same_loss(tiny_tfrecords, tmp_path):
