@@ -142,7 +142,7 @@ def train_and_export(hparams: HParams, train_files: Sequence[str], eval_files: S
   report.update(export_dir=export_dir, metrics={k: float(v) for k, v in metrics.items()})
   if best:
     report.update(best_step=best.record["step"], stopped_early=best.record["stopped_early"],
-                  best_record=os.path.join(model_dir, BEST_FILE))
+                  best_checkpoint=checkpoint, best_record=os.path.join(model_dir, BEST_FILE))
   return report
 
 

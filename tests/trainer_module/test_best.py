@@ -68,6 +68,8 @@ def test_task_stops_early_and_exports_the_best_checkpoint(tiny_tfrecords, tmp_pa
   assert report["local_steps"] == last_step < 1000
   assert report["best_step"] == record["step"] == report["metrics"]["global_step"] < last_step
   assert report["best_record"] == os.path.join(job, BEST_FILE)
+  assert report["best_checkpoint"] == record["checkpoint"] == os.path.join(
+      job, "best", f"model.ckpt-{record['step']}")
   evaluations = record["evaluations"]
   assert evaluations[-1][0] == last_step and evaluations[-1][1] <= record["accuracy"]
   assert record["accuracy"] == max(a for _, a in evaluations)
