@@ -88,13 +88,15 @@ def make_train_input_fn(hparams: HParams, train_files: Sequence[str]):
 
 
 def seed_tensorflow(hparams: HParams) -> None:
-  """Seeds TensorFlow's global generator and, if asked, makes its ops deterministic.
+  """Seeds TensorFlow's, Keras', Python's and NumPy's generators; can make ops deterministic.
 
   Both are process-wide. Op determinism stays on for the rest of the process
   (under TFX's in-process runner, the components after the Trainer too).
   """
   if hparams.seed is not None:
-    tf.random.set_seed(hparams.seed)
+    # Not only tf.random.set_seed: unseeded Keras initializers draw their seeds from
+    # Keras' own generator (else Python's `random`), which this seeds too.
+    tf.keras.utils.set_random_seed(hparams.seed)
   if hparams.deterministic:
     tf.config.experimental.enable_op_determinism()
 

@@ -11,6 +11,27 @@ import tensorflow as tf
 
 from trainer_module.hparams import HParams, InvalidSetting, add_flags, from_flags
 from trainer_module.inputs import augment_batch, make_input_fn, split_files
+from trainer_module.model_fn import model_fn
+from trainer_module.trainer import seed_tensorflow
+
+
+def _initial_kernel(seed):
+  """conv1's initial kernel of `cnn` (Keras layers) in a fresh graph, as the Estimator builds it."""
+  seed_tensorflow(HParams(train_steps=1, seed=seed))
+  with tf.Graph().as_default():
+    tf.compat.v1.set_random_seed(seed)  # What RunConfig(tf_random_seed=seed) does.
+    tf.compat.v1.train.create_global_step()
+    model_fn({"pixels": tf.zeros([2, 784])}, tf.constant([0, 1], tf.int64), "train",
+             {**HParams(train_steps=1).estimator_params(), "precision": "float32"})
+    with tf.compat.v1.Session() as sess:
+      sess.run(tf.compat.v1.global_variables_initializer())
+      return sess.run(tf.compat.v1.trainable_variables()[0])
+
+
+def test_seed_repeats_the_keras_initial_weights():
+  # Keras draws unseeded initializers' seeds from its own generator, not the graph seed.
+  np.testing.assert_array_equal(_initial_kernel(7), _initial_kernel(7))
+  assert not np.array_equal(_initial_kernel(7), _initial_kernel(8))
 
 
 def test_seeded_augmentation_repeats_and_depends_on_the_seed():
