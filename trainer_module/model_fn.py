@@ -7,6 +7,7 @@ from tensorflow import estimator as tf_estimator
 
 from pipeline.data.contract import NUM_CLASSES
 from trainer_module import models
+from trainer_module import precision
 from trainer_module.precision import FLOAT32
 
 PREDICT_OUTPUT = "serving_default"
@@ -78,8 +79,9 @@ def model_fn(features, labels, mode, params):
     # Convolutions fail on an empty batch; run one blank image instead and return
     # none of its results, so an empty request gets an empty answer.
     images = tf.cond(count > 0, lambda: images, lambda: tf.zeros([1, 28, 28, 1]))
-  logits, activations = architecture(images, training, params.get("dropout"),
-                                     params.get("precision") or FLOAT32)
+  # build_estimator resolves "auto" once; a direct caller may pass it unresolved.
+  compute = precision.resolve(params.get("precision") or FLOAT32, params["model"])
+  logits, activations = architecture(images, training, params.get("dropout"), compute)
   logits = logits[:count]
   probabilities = tf.nn.softmax(logits, name="probabilities")
   classes = tf.argmax(logits, axis=1, name="classes")
