@@ -1,13 +1,14 @@
-"""Benchmark: the project's Estimator training path vs plain tf.keras fit, on Fashion-MNIST.
+"""Benchmark: the project's Estimator training path vs plain tf.keras fit, on Fashion-MNIST,
+in each precision (float32, mixed_bfloat16).
 
-For each model (cnn, vgg_like), in this one process, back to back, on the same
-gzip TFRecords (DIR/Split-train/*.gz, as `python -m pipeline prepare-data` writes):
-  estimator: trainer_module.trainer.build_estimator(HParams(N, model, batch_size=100),
-             fresh model_dir) + estimator.train(make_input_fn(
+For each model (cnn, vgg_like) and precision, in this one process, back to back, on the
+same gzip TFRecords (DIR/Split-train/*.gz, as `python -m pipeline prepare-data` writes):
+  estimator: trainer_module.trainer.build_estimator(HParams(N, model, batch_size=100,
+             precision=P), fresh model_dir) + estimator.train(make_input_fn(
              train files, 100, training=True), max_steps=N). This is the real Trainer
              path, so it includes its checkpoints (every N//5 steps) and summaries.
-  keras:     tf.keras.Sequential([Input((28, 28, 1))] + models.<model>_layers()), Adam at
-             the trainer's default learning rate,
+  keras:     tf.keras.Sequential([Input((28, 28, 1))] + models.<model>_layers(precision=P)),
+             Adam at the trainer's default learning rate,
              sparse categorical crossentropy from logits, model.fit for N steps on the
              same tf.data pipeline (make_input_fn, i.e. parse_batch, reshaped to 28x28x1).
 A SessionRunHook / Keras callback timestamps the end of every step. Reported:
@@ -20,7 +21,11 @@ A SessionRunHook / Keras callback timestamps the end of every step. Reported:
               depends on the clock and on how many FMA units each core has, which
               neither lscpu nor cpuid reports on these virtual machines. The CPU model,
               core count and widest vector ISA are printed with every result.
+  bf16/fp32:  each path's mixed_bfloat16 ex/s over its float32 ex/s. The CPU flags that
+              decide it (native bf16: avx512_bf16 or amx_bf16) are printed first; without
+              them bfloat16 is emulated, an order of magnitude slower: give few --steps.
 Usage: python bench/bench_trainer.py [--data-dir DIR] [--models cnn,vgg_like] [--steps N]
+       [--precisions float32,mixed_bfloat16] [--paths estimator,keras]
 """
 
 import argparse
@@ -33,7 +38,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import tensorflow as tf
 from tensorflow import estimator as tf_estimator
 
-from trainer_module import models
+from trainer_module import models, precision as prec
 from trainer_module.inputs import make_input_fn, split_files
 from trainer_module.hparams import HParams
 from trainer_module.trainer import build_estimator
@@ -116,25 +121,26 @@ def summarize(start: float, times: Sequence[float], steps: int,
           BATCH / statistics.median(deltas))
 
 
-def run_estimator(name: str, train_files: List[str], steps: int,
-                  warmup: int) -> Tuple[float, float, float]:
+def run_estimator(name: str, train_files: List[str], steps: int, warmup: int,
+                  precision: str) -> Tuple[float, float, float]:
   """Trains `steps` steps through trainer.build_estimator in a fresh model_dir."""
   timer = StepTimer()
   with tempfile.TemporaryDirectory() as model_dir:
-    estimator = build_estimator(HParams(train_steps=steps, model=name, batch_size=BATCH),
-                                model_dir)
+    estimator = build_estimator(HParams(train_steps=steps, model=name, batch_size=BATCH,
+                                        precision=precision), model_dir)
     start = time.perf_counter()
     estimator.train(make_input_fn(train_files, BATCH, training=True), max_steps=steps,
                     hooks=[timer])
   return summarize(start, timer.times, steps, warmup)
 
 
-def run_keras(name: str, train_files: List[str], steps: int,
-              warmup: int) -> Tuple[float, float, float]:
+def run_keras(name: str, train_files: List[str], steps: int, warmup: int,
+              precision: str) -> Tuple[float, float, float]:
   """model.fit of the same layers on the same tf.data pipeline, `steps` steps."""
   timer = BatchTimer()
   start = time.perf_counter()
-  model = tf.keras.Sequential([tf.keras.Input(shape=(28, 28, 1))] + LAYERS[name]())
+  model = tf.keras.Sequential([tf.keras.Input(shape=(28, 28, 1))]
+                              + LAYERS[name](precision=precision))
   if keras_flops(model) != sum(FLOPS[name]):
     raise AssertionError(f"{name}: Keras shapes give {keras_flops(model)} FLOPs, "
                          f"analytic {sum(FLOPS[name])}")
@@ -147,6 +153,9 @@ def run_keras(name: str, train_files: List[str], steps: int,
   return summarize(start, timer.times, steps, warmup)
 
 
+RUNNERS = {"estimator": run_estimator, "keras": run_keras}
+
+
 def prepare_default(tmp: str) -> str:
   """Fetches Fashion-MNIST and writes its TFRecords under `tmp`; returns that directory."""
   from pipeline.data import datasets, fetch, prepare  # pylint: disable=import-outside-toplevel
@@ -155,37 +164,54 @@ def prepare_default(tmp: str) -> str:
   return out
 
 
+# Flags that matter for bfloat16 speed, printed with every result.
+BF16_RELEVANT_FLAGS = ("avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx_vnni",
+                       "avx512_bf16", "amx_tile", "amx_bf16")
+
+
 def cpu_description() -> str:
   """CPU model, cores and widest vector instructions, from /proc/cpuinfo (Linux)."""
-  info = {}
+  model = "unknown CPU"
   try:
     with open("/proc/cpuinfo") as f:
-      for line in f:
-        key, _, value = line.partition(":")
-        info.setdefault(key.strip(), value.strip())
+      model = next((line.partition(":")[2].strip() for line in f
+                    if line.startswith("model name")), model)
   except OSError:
-    return f"unknown CPU, {os.cpu_count()} cores"
-  flags = set(info.get("flags", "").split())
+    pass
+  flags = prec.cpu_flags()
   isa = next((name for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"))
               if flag in flags), "SSE")
   fma = " + FMA" if "fma" in flags else ""
-  return f"{info.get('model name', 'unknown CPU')}, {os.cpu_count()} cores, {isa}{fma}"
+  return f"{model}, {os.cpu_count()} cores, {isa}{fma}"
 
 
-def report(name: str, steps: int, results: Dict[str, Tuple[float, float, float]],
+def bf16_flags() -> str:
+  """The bf16-relevant CPU flags, present or not, and whether bf16 is native."""
+  flags = prec.cpu_flags()
+  listed = " ".join(f"{f}={'yes' if f in flags else 'no'}" for f in BF16_RELEVANT_FLAGS)
+  return f"{listed} -> native bf16: {'yes' if prec.has_native_bf16(flags) else 'no'}"
+
+
+def report(name: str, steps: int, results: Dict[Tuple[str, str], Tuple[float, float, float]],
            peak: Optional[float]) -> None:
-  """Prints one model's figures, side by side."""
+  """Prints one model's figures side by side, then the ratios between paths and precisions."""
   fwd = sum(FLOPS[name])
   print(f"{name} ({steps} steps): forward {fwd / 1e6:.1f} MFLOP/example, training ~3x = "
         f"{3 * fwd / 1e6:.1f} MFLOP/example")
-  for path, (first, rate, median_rate) in results.items():
+  for (path, precision), (first, rate, median_rate) in results.items():
     gflops = 3 * fwd * rate / 1e9
     of_peak = f"  {gflops / peak:6.1%} of peak" if peak else ""
-    print(f"  {path:9s} first step {first:6.2f} s  {rate:7.0f} ex/s  (median step "
-          f"{median_rate:7.0f} ex/s)  {gflops:6.1f} GFLOP/s{of_peak}")
-  est, ker = results["estimator"], results["keras"]
-  print(f"  ratio estimator/keras: {est[1] / ker[1]:.2f}x ex/s "
-        f"({est[2] / ker[2]:.2f}x median), {est[0] / ker[0]:.2f}x time to first step")
+    print(f"  {path:9s} {precision:14s} first step {first:6.2f} s  {rate:7.0f} ex/s  (median "
+          f"step {median_rate:7.0f} ex/s)  {gflops:6.1f} GFLOP/s{of_peak}")
+  for (path, precision), est in results.items():
+    ker = results.get(("keras", precision))
+    if path == "estimator" and ker:
+      print(f"  ratio estimator/keras, {precision}: {est[1] / ker[1]:.2f}x ex/s "
+            f"({est[2] / ker[2]:.2f}x median), {est[0] / ker[0]:.2f}x time to first step")
+    fp32 = results.get((path, prec.FLOAT32))
+    if precision == prec.MIXED_BFLOAT16 and fp32:
+      print(f"  ratio bf16/fp32, {path}: {est[1] / fp32[1]:.2f}x ex/s "
+            f"({est[2] / fp32[2]:.2f}x median)")
 
 
 def main() -> None:
@@ -199,8 +225,18 @@ def main() -> None:
   parser.add_argument("--data-dir", help="prepare-data output; default: fetch + prepare")
   parser.add_argument("--peak-gflops", type=float,
                       help="fp32 peak of this CPU, if you know it: adds a %% of peak column")
+  parser.add_argument("--precisions", default="float32,mixed_bfloat16", help="comma-separated")
+  parser.add_argument("--paths", default="estimator,keras", help="comma-separated")
   args = parser.parse_args()
   names = [n.strip() for n in args.models.split(",") if n.strip()]
+  precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
+  paths = [p.strip() for p in args.paths.split(",") if p.strip()]
+  for p in precisions:
+    if p not in (prec.FLOAT32, prec.MIXED_BFLOAT16):
+      parser.error(f"unknown precision {p!r}; choose from float32, mixed_bfloat16")
+  for p in paths:
+    if p not in RUNNERS:
+      parser.error(f"unknown path {p!r}; choose from {', '.join(RUNNERS)}")
   steps = {n: args.steps or (args.steps_cnn if n == "cnn" else args.steps_vgg) for n in names}
   for n in names:
     if n not in LAYERS:
@@ -210,11 +246,12 @@ def main() -> None:
   with tempfile.TemporaryDirectory() as tmp:
     train_files = split_files(args.data_dir or prepare_default(tmp), "train")
     print(f"cpu: {cpu_description()}")
+    print(f"cpu flags: {bf16_flags()}")
     print(f"batch={BATCH} warmup={args.warmup} files={len(train_files)}"
           + (f" peak={args.peak_gflops:.0f} GFLOP/s (given)" if args.peak_gflops else ""))
     for n in names:
-      results = {"estimator": run_estimator(n, train_files, steps[n], args.warmup),
-                 "keras": run_keras(n, train_files, steps[n], args.warmup)}
+      results = {(path, p): RUNNERS[path](n, train_files, steps[n], args.warmup, p)
+                 for p in precisions for path in paths}
       report(n, steps[n], results, args.peak_gflops)
 
 

@@ -18,6 +18,7 @@ wrong dtype or input name) get TensorFlow's own message (README, "The serving mo
 
 import os
 import tempfile
+from typing import Optional
 
 import tensorflow as tf
 from tensorflow import estimator as tf_estimator
@@ -155,14 +156,16 @@ def serving_input_receiver_fn() -> tf_estimator.export.ServingInputReceiver:
       receiver_tensors_alternatives={PIXELS_INPUT: {PIXELS_INPUT: pixels}})
 
 
-def export_serving_model(estimator: tf_estimator.Estimator, export_dir: str) -> str:
-  """Exports the latest checkpoint as a SavedModel directly in `export_dir`.
+def export_serving_model(estimator: tf_estimator.Estimator, export_dir: str,
+                         checkpoint_path: Optional[str] = None) -> str:
+  """Exports a checkpoint (default: the latest) as a SavedModel directly in `export_dir`.
 
   Estimators export into a timestamped subdirectory; TFX wants the model at
   `export_dir` itself, so export next to it and copy it in.
   """
   with tempfile.TemporaryDirectory() as tmp:
-    exported = estimator.export_saved_model(tmp, serving_input_receiver_fn).decode()
+    exported = estimator.export_saved_model(tmp, serving_input_receiver_fn,
+                                            checkpoint_path=checkpoint_path).decode()
     write_warmup_requests(exported)
     io_utils.copy_dir(exported, export_dir)
   return export_dir

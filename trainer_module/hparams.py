@@ -8,6 +8,7 @@ import dataclasses
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from pipeline.data import contract
+from trainer_module.precision import PRECISIONS
 
 # The architectures in trainer_module.models, by function name (`models.get_model`).
 MODEL_NAMES: Tuple[str, ...] = ("cnn", "cnn_tf_layers", "vgg_like")
@@ -71,6 +72,17 @@ class HParams:
     augment_flip: Also mirror training images left-right at random (for
       Fashion-MNIST; never for digits). Independent of `augment`.
     label_smoothing: Cross-entropy label smoothing in [0, 1); 0 for none.
+    precision: One of PRECISIONS: "float32", "mixed_bfloat16" (bfloat16
+      compute, float32 variables, logits and loss), or "auto", resolved when
+      training starts by `precision.resolve` from the model and the CPU.
+    seed: Seeds weight initialization, input shuffling, augmentation and
+      dropout; None for a different model each run.
+    deterministic: Also make TensorFlow's ops deterministic, so that a run
+      repeats exactly on the same machine (needs `seed`; slower).
+    early_stopping_patience: Stop once validation accuracy has not improved
+      for this many evaluations, and export the best checkpoint on
+      validation instead of the last; None trains all `train_steps` and
+      exports the last.
   """
   train_steps: int
   model: str = "cnn"
@@ -88,6 +100,10 @@ class HParams:
   augment_shift: int = 2
   augment_flip: bool = False
   label_smoothing: float = 0.0
+  precision: str = "auto"
+  seed: Optional[int] = None
+  deterministic: bool = False
+  early_stopping_patience: Optional[int] = None
 
   def __post_init__(self):
     check_model_name(self.model)
@@ -101,7 +117,7 @@ class HParams:
       value = getattr(self, name)
       if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidSetting(name, f"must be a whole number >= 0, got {value!r}")
-    for name in ("augment", "augment_flip"):
+    for name in ("augment", "augment_flip", "deterministic"):
       if not isinstance(getattr(self, name), bool):
         raise InvalidSetting(name, f"must be true or false, got {getattr(self, name)!r}")
     if (isinstance(self.label_smoothing, bool) or not isinstance(self.label_smoothing, (int, float))
@@ -115,9 +131,27 @@ class HParams:
     _check_positive("learning_rate", self.learning_rate)
     if self.dropout is not None and not 0 <= self.dropout < 1:
       raise InvalidSetting("dropout", f"must be in [0, 1), got {self.dropout!r}")
+    self._check_reproducibility_options()
     if self.dataset is not None and self.dataset not in contract.CLASS_NAMES:
       raise InvalidSetting("dataset", f"{self.dataset!r} is unknown; choose one of: "
                            f"{', '.join(sorted(contract.CLASS_NAMES))}")
+
+  def _check_reproducibility_options(self) -> None:
+    """Checks precision, seed, deterministic and early_stopping_patience."""
+    if self.precision not in PRECISIONS:
+      raise InvalidSetting("precision", f"{self.precision!r} is unknown; choose one of: "
+                           f"{', '.join(PRECISIONS)}")
+    if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)
+                                  or not 0 <= self.seed < 2**31):
+      raise InvalidSetting("seed", f"must be a whole number in [0, 2**31), got {self.seed!r}")
+    if self.deterministic and self.seed is None:
+      raise InvalidSetting("deterministic", "needs a seed (--seed N): without one every run "
+                           "starts from different random weights")
+    patience = self.early_stopping_patience
+    if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int)
+                                 or patience < 1):
+      raise InvalidSetting("early_stopping_patience",
+                           f"must be a whole number >= 1 (evaluations), got {patience!r}")
 
   def to_custom_config(self) -> Dict[str, Any]:
     """The TFX Trainer's `custom_config`: every field but the step counts, under "hparams"."""
@@ -140,7 +174,8 @@ class HParams:
     return {"model": self.model, "learning_rate": self.learning_rate, "dropout": self.dropout,
             "class_names": list(contract.class_names(self.dataset)),
             "lr_schedule": self.lr_schedule, "warmup_steps": self.warmup_steps,
-            "train_steps": self.train_steps, "label_smoothing": self.label_smoothing}
+            "train_steps": self.train_steps, "label_smoothing": self.label_smoothing,
+            "precision": self.precision}
 
 
 # The fields a command line may set, with their help; flags are `--field-name`.
@@ -158,9 +193,20 @@ _FLAG_HELP = {
     "augment": "randomly shift training images",
     "augment_flip": "randomly mirror training images left-right",
     "label_smoothing": "cross-entropy label smoothing",
+    "precision": "compute precision; auto: mixed_bfloat16 for vgg_like on a CPU with native "
+                 "bf16 (avx512_bf16 or amx_bf16), float32 otherwise",
+    "seed": "seeds initialization, shuffling, augmentation and dropout (default: none)",
+    "deterministic": "deterministic ops too, so a seeded run repeats exactly (slower)",
+    "early_stopping_patience": "stop after this many evaluations without a better validation "
+                               "accuracy, and export the best checkpoint (default: none)",
 }
-_CHOICES = {"model": MODEL_NAMES, "distribute": DISTRIBUTE_CHOICES, "lr_schedule": LR_SCHEDULES}
-_SWITCHES = ("augment", "augment_flip")
+_CHOICES = {"model": MODEL_NAMES, "distribute": DISTRIBUTE_CHOICES, "lr_schedule": LR_SCHEDULES,
+            "precision": PRECISIONS}
+_SWITCHES = ("augment", "augment_flip", "deterministic")
+# Whole-number flags besides the *_steps and *_size ones.
+_INTEGERS = ("checkpoints", "seed", "early_stopping_patience")
+# Flags whose help already says what leaving them unset means.
+_DEFAULT_IN_HELP = ("dropout", "seed", "early_stopping_patience")
 
 
 _FIELD_DEFAULTS = {f.name: f.default for f in dataclasses.fields(HParams)}
@@ -188,7 +234,7 @@ def add_flags(parser, per_dataset: Mapping[str, Mapping[str, Any]], multi: bool 
     elif field in _SWITCHES:
       kwargs["action"] = argparse.BooleanOptionalAction
     else:
-      kwargs["type"] = int if field.endswith(("_steps", "_size", "checkpoints")) else float
+      kwargs["type"] = int if field.endswith(("_steps", "_size")) or field in _INTEGERS else float
     if multi and field not in _SWITCHES:
       kwargs["nargs"] = "+"
     by_dataset = {d: v[field] for d, v in per_dataset.items() if field in v}
@@ -197,7 +243,7 @@ def add_flags(parser, per_dataset: Mapping[str, Mapping[str, Any]], multi: bool 
           f", otherwise {_FIELD_DEFAULTS[field]}")
       text += (" (default: " + ", ".join(f"{d} {v}" for d, v in sorted(by_dataset.items()))
                + others + ")")
-    elif field != "dropout":
+    elif field not in _DEFAULT_IN_HELP:
       text += f" (default: {_FIELD_DEFAULTS[field]})"
     parser.add_argument(flag_name(field), help=text, **kwargs)
 

@@ -7,6 +7,8 @@ from tensorflow import estimator as tf_estimator
 
 from pipeline.data.contract import NUM_CLASSES
 from trainer_module import models
+from trainer_module import precision
+from trainer_module.precision import FLOAT32
 
 PREDICT_OUTPUT = "serving_default"
 CLASSIFY_OUTPUT = "classification"
@@ -62,10 +64,12 @@ def model_fn(features, labels, mode, params):
     mode: a `tf.estimator.ModeKeys`.
     params: `HParams.estimator_params()`: model, learning_rate, dropout (or
       None), class_names, and optionally lr_schedule, warmup_steps,
-      train_steps and label_smoothing.
+      train_steps, label_smoothing and precision (resolved: float32 or
+      mixed_bfloat16; see trainer.build_estimator).
 
   Returns:
-    An EstimatorSpec; dropout is active only in TRAIN.
+    An EstimatorSpec; dropout is active only in TRAIN. Logits, probabilities
+    and the loss are float32 in every precision.
   """
   architecture = models.get_model(params["model"])
   images = tf.reshape(features["pixels"], [-1, 28, 28, 1])
@@ -78,7 +82,9 @@ def model_fn(features, labels, mode, params):
     # The cond's output has no static rank in a converted graph; restated, the
     # convolutions convert to TFLite's own kernels (pipeline/serving/tflite.py).
     images = tf.reshape(images, [-1, 28, 28, 1])
-  logits, activations = architecture(images, training, params.get("dropout"))
+  # build_estimator resolves "auto" once; a direct caller may pass it unresolved.
+  compute = precision.resolve(params.get("precision") or FLOAT32, params["model"])
+  logits, activations = architecture(images, training, params.get("dropout"), compute)
   logits = logits[:count]
   probabilities = tf.nn.softmax(logits, name="probabilities")
   classes = tf.argmax(logits, axis=1, name="classes")
@@ -101,7 +107,7 @@ def model_fn(features, labels, mode, params):
   # otherwise turn the tags into `conv1_1`/`dense_1`.
   with tf.name_scope("activations"):
     for name, tensor in activations.items():
-      tf.compat.v1.summary.histogram(name, tensor)
+      tf.compat.v1.summary.histogram(name, tf.cast(tensor, tf.float32))
   batch_accuracy = tf.reduce_mean(tf.cast(tf.equal(classes, labels), tf.float32))
   tf.compat.v1.summary.scalar("train_accuracy", batch_accuracy)
   global_step = tf.compat.v1.train.get_global_step()

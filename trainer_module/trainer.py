@@ -4,14 +4,16 @@ import functools
 import logging
 import os
 import time
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import tensorflow as tf
 from tensorflow import estimator as tf_estimator
 
+from trainer_module import precision
+from trainer_module.best import BEST_FILE, BestCheckpoint, EarlyStopping
 from trainer_module.distribution import ClusterRole, cluster_role
 from trainer_module.events import TRAIN_RUN, VALIDATION_RUN
-from trainer_module.hparams import HParams
+from trainer_module.hparams import HParams, InvalidSetting
 from trainer_module.export import export_serving_model
 from trainer_module.inputs import make_input_fn
 from trainer_module.model_fn import model_fn
@@ -85,19 +87,24 @@ def build_estimator(hparams: HParams, model_dir: str,
   Its training events go into `model_dir/train` once redirect_training_events
   is called (train_and_export does, on the chief). RunConfig reads TF_CONFIG,
   so the same call trains distributed when a cluster is described there;
-  `strategy` (see distribution.make_strategy) chooses how.
+  `strategy` (see distribution.make_strategy) chooses how. `hparams.precision`
+  "auto" is resolved here, for this model on this CPU (`estimator.params
+  ["precision"]` says what was chosen); a seed becomes the graph-level seed of
+  every graph the Estimator builds.
   """
   train_steps = hparams.train_steps
   checkpoint_every = max(1, train_steps // hparams.checkpoints)
   config = tf_estimator.RunConfig(
       model_dir=model_dir,
       train_distribute=strategy,
+      tf_random_seed=hparams.seed,
       save_checkpoints_steps=checkpoint_every,
       keep_checkpoint_max=hparams.keep_checkpoint_max,
       save_summary_steps=max(1, min(100, train_steps // 20)),
       log_step_count_steps=max(1, min(100, train_steps // 10)))
-  estimator = tf_estimator.Estimator(model_fn=model_fn, config=config,
-                                     params=hparams.estimator_params())
+  params = hparams.estimator_params()
+  params["precision"] = precision.resolve(hparams.precision, hparams.model)
+  estimator = tf_estimator.Estimator(model_fn=model_fn, config=config, params=params)
   # Estimator refuses subclasses that override its methods, so the instance's own eval_dir,
   # which evaluate(), train_and_evaluate() and early-stopping hooks all call, is replaced.
   estimator.eval_dir = functools.partial(named_eval_dir, estimator.model_dir)
@@ -108,7 +115,21 @@ def make_train_input_fn(hparams: HParams, train_files: Sequence[str]):
   """The training input_fn, with the augmentation that `hparams` asks for."""
   return make_input_fn(train_files, hparams.batch_size, training=True,
                        augment_shift=hparams.augment_shift if hparams.augment else 0,
-                       augment_flip=hparams.augment_flip)
+                       augment_flip=hparams.augment_flip, seed=hparams.seed)
+
+
+def seed_tensorflow(hparams: HParams) -> None:
+  """Seeds TensorFlow's, Keras', Python's and NumPy's generators; can make ops deterministic.
+
+  Both are process-wide. Op determinism stays on for the rest of the process
+  (under TFX's in-process runner, the components after the Trainer too).
+  """
+  if hparams.seed is not None:
+    # Not only tf.random.set_seed: unseeded Keras initializers draw their seeds from
+    # Keras' own generator (else Python's `random`), which this seeds too.
+    tf.keras.utils.set_random_seed(hparams.seed)
+  if hparams.deterministic:
+    tf.config.experimental.enable_op_determinism()
 
 
 def train_and_export(hparams: HParams, train_files: Sequence[str], eval_files: Sequence[str],
@@ -117,35 +138,64 @@ def train_and_export(hparams: HParams, train_files: Sequence[str], eval_files: S
   """Trains with evaluation at each checkpoint; the chief also exports for serving.
 
   Returns what this process did: its task, the steps it ran, where the
-  variables lived, and on the chief the final validation metrics and the export path.
+  variables lived, the precision it computed in, and on the chief the final
+  validation metrics and the export path. With `early_stopping_patience` training
+  may stop early, and the export, its metrics and `best_step` are the best
+  checkpoint's on validation (recorded in MODEL_DIR/best_checkpoint.json).
   In a cluster, `train_and_evaluate` returns nothing, so the chief runs one
   final evaluation itself.
   """
   role = role or cluster_role()
+  if hparams.early_stopping_patience and role.cluster:
+    raise InvalidSetting("early_stopping_patience", "needs the evaluations of a run on one "
+                         "machine; drop it, or train without a TF_CONFIG cluster")
+  seed_tensorflow(hparams)
   estimator = build_estimator(hparams, model_dir, strategy)
   progress = TrainingProgress(hparams.train_steps)
   # The tasks the Estimator has write training events: the chief, or worker 0 beside a master.
   if role.is_chief or (role.task_type == "worker" and role.task_index == 0):
     redirect_training_events(estimator.model_dir)
+  best = (BestCheckpoint(model_dir, hparams.early_stopping_patience)
+          if hparams.early_stopping_patience else None)
   eval_input = make_input_fn(eval_files, hparams.batch_size, training=False)
   train_spec = tf_estimator.TrainSpec(
-      make_train_input_fn(hparams, train_files),
-      max_steps=hparams.train_steps, hooks=[progress])
-  eval_spec = tf_estimator.EvalSpec(eval_input, steps=hparams.eval_steps,
-                                    throttle_secs=0, start_delay_secs=0)
+      make_train_input_fn(hparams, train_files), max_steps=hparams.train_steps,
+      hooks=[progress] + ([EarlyStopping(best)] if best else []))
+  eval_spec = tf_estimator.EvalSpec(eval_input, steps=hparams.eval_steps, throttle_secs=0,
+                                    start_delay_secs=0, exporters=[best] if best else None)
   result = tf_estimator.train_and_evaluate(estimator, train_spec, eval_spec)
   report: Dict[str, Any] = {"task": role.name, "local_steps": progress.local_steps,
                             "last_loss": progress.last_loss,
                             "train_seconds": progress.seconds,
-                            "variables_device": progress.variables_device}
+                            "variables_device": progress.variables_device,
+                            "precision": estimator.params["precision"]}
   if not role.is_chief:
     return report
-  metrics = result[0] if result else estimator.evaluate(eval_input, steps=hparams.eval_steps)
-  export_serving_model(estimator, export_dir)
+  metrics, checkpoint = _exported_checkpoint(estimator, eval_input, hparams.eval_steps, result,
+                                             best)
+  export_serving_model(estimator, export_dir, checkpoint)
   _LOG.info("exported %s to %s; %s", hparams.model, export_dir, validation_line(metrics))
   report.update(export_dir=export_dir,
                 validation_metrics={k: float(v) for k, v in metrics.items()})
+  if best:
+    report.update(best_step=best.record["step"], stopped_early=best.record["stopped_early"],
+                  best_checkpoint=checkpoint, best_record=os.path.join(model_dir, BEST_FILE))
   return report
+
+
+def _exported_checkpoint(estimator: tf_estimator.Estimator, eval_input, eval_steps: int,
+                         result, best: Optional[BestCheckpoint]) -> Tuple[Dict[str, Any],
+                                                                          Optional[str]]:
+  """The checkpoint to export (None: the latest) and its validation metrics."""
+  if best and best.record["checkpoint"]:
+    checkpoint = best.record["checkpoint"]
+    # A resumed job's best may come from an earlier process: evaluate it again.
+    metrics = best.metrics or estimator.evaluate(eval_input, steps=eval_steps,
+                                                 checkpoint_path=checkpoint, name="best")
+    return metrics, checkpoint
+  if result and result[0]:
+    return result[0], None
+  return estimator.evaluate(eval_input, steps=eval_steps), None
 
 
 def validation_line(metrics: Dict[str, Any]) -> str:

@@ -11,6 +11,7 @@ from pipeline.data.files import write_atomically
 from pipeline.reporting.figures import png_bytes, pyplot
 from pipeline.reporting.summary import RunSummary
 from trainer_module import events
+from trainer_module.best import describe_best
 
 
 def format_summary(summary: RunSummary, seconds: Dict[str, float],
@@ -37,6 +38,10 @@ def format_summary(summary: RunSummary, seconds: Dict[str, float],
     lines.append(f"pushed:  {summary.pushed_to or 'nothing pushed'}")
   if summary.uris.get("ModelRun"):
     lines.append(f"tensorboard --logdir {summary.uris['ModelRun']}")
+  # Issue 17: with --early-stopping-patience the model is the best checkpoint, not the last.
+  best = describe_best(summary.uris.get("ModelRun", ""))
+  if best:
+    lines.append(best)
   lines.append("wall time per component (state):")
   for node, secs in seconds.items():
     if node != "total":
