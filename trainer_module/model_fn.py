@@ -91,7 +91,8 @@ def model_fn(features, labels, mode, params):
   predictions = {"probabilities": probabilities, "classes": classes, "logits": logits}
   if mode == tf_estimator.ModeKeys.PREDICT:
     return tf_estimator.EstimatorSpec(
-        mode, predictions=predictions, export_outputs=_export_outputs(probabilities, classes, params["class_names"]))
+        mode, predictions=predictions,
+        export_outputs=_export_outputs(probabilities, classes, params["class_names"]))
 
   smoothing = float(params.get("label_smoothing") or 0.0)
   if mode == tf_estimator.ModeKeys.TRAIN and smoothing:

@@ -101,7 +101,8 @@ def _verdict(summary: RunSummary) -> str:
     return "not evaluated"
   if summary.blessed:
     return "blessed"
-  return "NOT BLESSED: " + ("; ".join(summary.failed_checks) or "below the threshold or worse than the baseline")
+  return "NOT BLESSED: " + ("; ".join(summary.failed_checks)
+                            or "below the threshold or worse than the baseline")
 
 
 def plot_title(summary: RunSummary, config: PipelineConfig) -> str:

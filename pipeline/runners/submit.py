@@ -181,7 +181,8 @@ def submit(target: str, path: str, params: List[str], run: Optional[RunOptions] 
   compiled = load_compiled(path)
   is_vertex = "pipelineInfo" in compiled
   if is_vertex != (target == "vertex"):
-    raise UsageError(f"--file {path} is a {'KFP v2 spec (--target vertex)' if is_vertex else 'KFP v1 Argo workflow (--target kubeflow)'}, "
+    kind = "KFP v2 spec (--target vertex)" if is_vertex else "KFP v1 Argo workflow (--target kubeflow)"
+    raise UsageError(f"--file {path} is a {kind}, "
                      f"not one for --target {target}")
   values = parameter_values(declared_parameters(compiled), params)
   check_placeholders(path, compiled)

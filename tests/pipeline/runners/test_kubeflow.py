@@ -104,7 +104,8 @@ def test_spec_carries_config_image_root_and_every_component(tmp_path):
       "latest_blessed_model_resolver-model-resolver"}
   assert "AnomalyGate" in spec["root"]["dag"]["tasks"]["Trainer"]["dependentTasks"]
   trainer_params = spec["root"]["dag"]["tasks"]["Trainer"]["inputs"]["parameters"]
-  assert '"model": "vgg_like"' in trainer_params["custom_config"]["runtimeValue"]["constantValue"]["stringValue"]
+  custom_config = trainer_params["custom_config"]["runtimeValue"]["constantValue"]["stringValue"]
+  assert '"model": "vgg_like"' in custom_config
 
 
 def test_data_dir_follows_the_dataset_unless_given(tmp_path):
@@ -237,8 +238,9 @@ def test_vertex_accelerator_and_resources(tmp_path):
      "error: --vertex-accelerator sets the Vertex AI worker pools: add --vertex-project"),
     (["--target", "vertex", "--vertex-project", "p", "--vertex-accelerator", "T4"],
      "error: --vertex-accelerator T4: write it as TYPE:COUNT, e.g. NVIDIA_TESLA_T4:1"),
-    (["--target", "vertex", "--pvc", "data"], "error: --pvc mounts a Kubernetes volume, which Vertex AI Pipelines "
-                        "cannot: add --target kubeflow"),
+    (["--target", "vertex", "--pvc", "data"],
+     "error: --pvc mounts a Kubernetes volume, which Vertex AI Pipelines "
+     "cannot: add --target kubeflow"),
     (["--target", "kubeflow", "--pvc", "data", "--output-root", "gs://b/x"],
      "error: --output-root gs://b/x is not under the --pvc mount path /mnt/pipeline; drop "
      "--output-root or give one inside it"),
