@@ -59,6 +59,11 @@ lint: venv
 	$(VENV)/bin/ruff check .
 
 test: venv
+	$(PY) -m pytest -q -m "not real_data and not extended" $(ARGS)
+
+# make test plus the extended end-to-end runs (S3, the v1 replay, seeded and early-stopped
+# training): about 15 minutes more on a quiet 2-core machine.
+test-all: venv
 	$(PY) -m pytest -q -m "not real_data" $(ARGS)
 
 test-real: venv

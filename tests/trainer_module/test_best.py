@@ -51,6 +51,7 @@ def test_keeps_a_copy_of_the_best_and_counts_evaluations_since(tmp_path):
   assert resumed.record["step"] == 20 and not resumed.exhausted
 
 
+@pytest.mark.extended
 def test_task_stops_early_and_exports_the_best_checkpoint(tiny_tfrecords, tmp_path):
   """Patience 1 on separable data: accuracy saturates, so training stops long before
   --train-steps, and the SavedModel is the best checkpoint's, not the last one's."""

@@ -89,6 +89,7 @@ def test_the_new_flags_set_the_fields():
                                      deterministic=True, early_stopping_patience=2)
 
 
+@pytest.mark.extended
 def test_two_deterministic_runs_of_one_command_end_with_the_same_loss(tiny_tfrecords, tmp_path):
   """Three task processes at once: seed 7 twice, seed 8 once (which must differ)."""
   def start(name, seed):

@@ -56,6 +56,7 @@ def test_s3_secret_names_another_secret(tmp_path):
     assert refs == ["team-minio", "team-minio"]
 
 
+@pytest.mark.extended
 @pytest.mark.slow
 def test_a_stock_tfx_step_writes_to_s3_with_the_pods_env_only(tmp_path):
   """The compiled SchemaGen step (TFX's own ImportSchemaGen, which imports nothing of this

@@ -13,6 +13,7 @@ from tests.conftest import separable_images, write_dataset
 from tests.moto_s3 import BUCKET, client, keys, s3_server
 
 
+@pytest.mark.extended
 @pytest.mark.slow
 def test_run_with_an_s3_output_root_pushes_a_model_that_loads(tmp_path):
   write_dataset(str(tmp_path / "idx"), n_train=300, n_eval=100, seed=2)
