@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainer_module.hparams import HParams, InvalidSetting, add_flags, from_flags
+from trainer_module.hparams import HParams, InvalidSetting, add_flags, flag_values
 from trainer_module.inputs import augment_batch, make_input_fn, split_files
 from trainer_module.model_fn import model_fn
 from trainer_module.trainer import seed_tensorflow
@@ -82,11 +82,12 @@ def test_new_fields_default_to_the_old_training():
 
 def test_the_new_flags_set_the_fields():
   parser = argparse.ArgumentParser()
-  add_flags(parser, per_dataset=None)
+  add_flags(parser, per_dataset={})
   args = parser.parse_args(["--train-steps", "5", "--precision", "mixed_bfloat16", "--seed", "3",
                             "--deterministic", "--early-stopping-patience", "2"])
-  assert from_flags(args) == HParams(train_steps=5, precision="mixed_bfloat16", seed=3,
-                                     deterministic=True, early_stopping_patience=2)
+  assert HParams(**flag_values(args)) == HParams(
+      train_steps=5, precision="mixed_bfloat16", seed=3, deterministic=True,
+      early_stopping_patience=2)
 
 
 @pytest.mark.extended
