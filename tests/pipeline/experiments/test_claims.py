@@ -1,9 +1,8 @@
 """The claims' rules on made-up curves: each verdict needs its preconditions and tolerance."""
 
-import types
 
 from pipeline.experiments import claims as rules, results as results_md
-from pipeline.experiments.grid import Cell, make_grid
+from pipeline.experiments.grid import make_grid
 
 LONG, SHORT = 20000, 2000
 
@@ -116,10 +115,12 @@ def test_markdown_links_only_plots_that_were_written_and_states_each_rule():
 
 
 def test_a_seed_names_a_replicate_but_not_its_settings():
-  [plain] = make_grid(["mnist"], ["cnn"], [100], [1e-3], ["constant"])
+  settings = {"train_steps": [100], "learning_rate": [1e-3], "lr_schedule": ["constant"]}
+  [plain] = make_grid(["mnist"], ["cnn"], settings)
   assert plain.name == "mnist-cnn-100steps-lr0.001-constant" and plain.seed is None
   assert "seed" not in plain.hparams_dict()
-  # HParams gains its `seed` field on another branch; a stand-in with one shows the naming.
-  seeded = Cell(types.SimpleNamespace(**vars(plain.hparams), seed=2))
-  assert seeded.settings == plain.settings and seeded.hparams_dict()["seed"] == 2
-  assert seeded.name == "mnist-cnn-100steps-lr0.001-constant-seed2"
+  replicates = make_grid(["mnist"], ["cnn"], {**settings, "seed": [1, 2]})
+  assert [c.settings for c in replicates] == [plain.settings] * 2
+  assert [c.hparams_dict()["seed"] for c in replicates] == [1, 2]
+  assert [c.name for c in replicates] == ["mnist-cnn-100steps-lr0.001-constant-seed1",
+                                          "mnist-cnn-100steps-lr0.001-constant-seed2"]
