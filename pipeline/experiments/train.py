@@ -82,8 +82,10 @@ def run_cell(cell: Cell, tfrecord_dir: str, cell_dir: str) -> Dict[str, Any]:
                             export_dir=os.path.join(cell_dir, "export", str(int(time.time()))))
   seconds = time.monotonic() - start
   estimator = build_estimator(cell.hparams, job_dir)
+  # The checkpoint that was exported: the best on validation with early stopping.
   test = estimator.evaluate(make_input_fn(split_files(tfrecord_dir, "test"),
                                           cell.hparams.batch_size, training=False),
+                            checkpoint_path=report.get("best_checkpoint"),
                             name=events.TEST_RUN)  # Into job/test: a run of its own.
   test = {k: float(v) for k, v in test.items() if k != "global_step"}
   _write_hparams_summary(cell, job_dir)
