@@ -15,7 +15,6 @@ from typing import NoReturn, Tuple
 from pipeline import checks
 from pipeline.console import loading
 from pipeline.config import ACCURACY_THRESHOLDS
-from pipeline import layout
 from pipeline.layout import pipeline_name
 from pipeline.data.fetch import FetchError
 from pipeline.data.files import is_remote
@@ -225,7 +224,7 @@ def _clean(args: argparse.Namespace) -> None:
     raise checks.UsageError(f"--output-root {args.output_root}: clean works on local output "
                             "roots only; a run with an s3:// root keeps nothing to clean locally")
   output_root = checks.check_output_dir(args.output_root, "--output-root")
-  names = [pipeline_name(args.dataset)] if args.dataset else layout.pipeline_names_under(
+  names = [pipeline_name(args.dataset)] if args.dataset else recovery.pipeline_names_under(
       output_root)
   if not names:
     print(f"nothing to clean: no pipeline has run under {output_root}")

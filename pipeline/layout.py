@@ -42,10 +42,3 @@ def metadata_path(output_root: str, name: str) -> str:
 def report_dir(output_root: str, name: str, run_id: str) -> str:
   """Where a run's report.md and report.png go."""
   return os.path.join(output_root, "reports", name, run_id)
-
-
-def pipeline_names_under(output_root: str) -> list:
-  """The pipelines that have ML Metadata under `output_root`, sorted."""
-  root = os.path.join(output_root, "metadata")
-  return sorted(n for n in os.listdir(root) if os.path.isdir(os.path.join(root, n))) if (
-      os.path.isdir(root)) else []

@@ -61,7 +61,11 @@ def install() -> None:
     # program to pass on its last words ("error: interrupted ..."), and ends at EOF.
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
       signal.signal(signum, signal.SIG_IGN)
-    os.close(write_end)
+    # Hold nothing but the pipe and the real stderr: a reader of the program's stdout
+    # (or of any other pipe it inherited) sees EOF when the program ends, not later.
+    os.closerange(0, 2)
+    os.closerange(3, read_end)
+    os.closerange(read_end + 1, os.sysconf("SC_OPEN_MAX"))
     try:
       forward(read_end, 2)
     finally:

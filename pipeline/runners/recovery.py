@@ -96,6 +96,13 @@ def exclusive_run(output_root: str, pipeline_name: str) -> Iterator[None]:
     yield
 
 
+def pipeline_names_under(output_root: str) -> List[str]:
+  """The pipelines that have ML Metadata under `output_root`, sorted."""
+  root = os.path.dirname(os.path.dirname(metadata_path(output_root, "-")))
+  return sorted(n for n in os.listdir(root) if os.path.isdir(os.path.join(root, n))) if (
+      os.path.isdir(root)) else []
+
+
 def clean(output_root: str, pipeline_name: str) -> Tuple[int, int]:
   """Removes what killed or failed runs left: unused outputs and partial pushes.
 
