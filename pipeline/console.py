@@ -114,5 +114,11 @@ def setup_console(verbose: bool) -> None:
 
 
 def loading(what: str) -> None:
-  """Says, at once, what the next 20-40 silent seconds are spent on."""
-  print(f"loading {what} (20-40 s on a 2-core machine)...", file=sys.stderr, flush=True)
+  """Says, at once, what the next 20-40 silent seconds are spent on, to a person watching.
+
+  Only on a terminal: where stderr is a log or a pipe read by a program, a
+  failure stays the one line the program expects.
+  """
+  from pipeline.stderr_filter import stderr_is_terminal  # pylint: disable=import-outside-toplevel
+  if stderr_is_terminal():
+    print(f"loading {what} (20-40 s on a 2-core machine)...", file=sys.stderr, flush=True)

@@ -17,6 +17,15 @@ import sys
 NOISE = re.compile(rb"Unable to register cu(DNN|FFT|BLAS) factory")
 
 
+# Whether fd 2 was a terminal before `install` put a pipe there (None: not installed).
+_was_terminal = None
+
+
+def stderr_is_terminal() -> bool:
+  """True when the program's stderr is a terminal, whether or not the filter sits on it."""
+  return os.isatty(2) if _was_terminal is None else _was_terminal
+
+
 def has_gpu() -> bool:
   """True when an NVIDIA device node exists (then the lines might matter)."""
   return bool(glob.glob("/dev/nvidia[0-9]*"))
@@ -52,8 +61,10 @@ def install() -> None:
   child exits when every writer of the pipe is gone, after forwarding the rest,
   so no line written before the program exits is lost.
   """
+  global _was_terminal  # pylint: disable=global-statement
   if has_gpu():
     return
+  _was_terminal = os.isatty(2)
   sys.stderr.flush()
   read_end, write_end = os.pipe()
   if os.fork() == 0:  # The forwarder: nothing but os calls, then _exit.

@@ -145,3 +145,31 @@ def test_prepare_data_refuses_an_existing_output_before_any_work(tmp_path):
   assert result.returncode == 1
   assert result.stderr.splitlines() == [
       f"error: {tmp_path / 'o'} already exists; pass --overwrite to replace it"]
+
+
+def test_a_terminal_is_told_what_is_loading_at_once(tmp_path):
+  """On a pseudo-terminal the loading line comes before TensorFlow; in a pipe it is left out."""
+  import pty  # pylint: disable=import-outside-toplevel
+  args = [sys.executable, "-m", "pipeline", "prepare-data", "--data-dir", str(tmp_path / "idx"),
+          "--output", str(tmp_path / "o")]
+  write_dataset(str(tmp_path / "idx"))
+  primary, secondary = pty.openpty()
+  proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=secondary)
+  os.close(secondary)
+  try:
+    started = time.monotonic()
+    first = b""
+    while b"\n" not in first and time.monotonic() - started < 60:
+      try:
+        first += os.read(primary, 200)
+      except OSError:  # EIO: the program ended and closed the terminal.
+        break
+    assert first.startswith(b"loading Apache Beam (")
+  finally:
+    proc.kill()
+    proc.wait(30)
+    os.close(primary)
+  piped = _pipeline("prepare-data", "--data-dir", str(tmp_path / "idx"), "--output",
+                    str(tmp_path / "o"), "--overwrite", timeout=300)
+  assert "loading" not in piped.stderr
