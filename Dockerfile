@@ -22,9 +22,10 @@ RUN set -e; added=; apt=; \
       [ -n "$apt" ] || apt-get update; apt=1; \
       apt-get install -y --no-install-recommends g++; added=1; fi; \
     python -m pip install --no-cache-dir uv==0.13.9; \
-    python -m uv pip sync --system --no-cache requirements.lock; \
+    python -m uv pip sync --system --no-cache --compile-bytecode requirements.lock; \
     if [ -n "$GPU" ]; then \
-      python -m uv pip install --system --no-cache "tensorflow[and-cuda]==2.15.1"; fi; \
+      python -m uv pip install --system --no-cache --compile-bytecode \
+        "tensorflow[and-cuda]==2.15.1"; fi; \
     if [ -n "$added" ]; then apt-get purge -y --auto-remove g++; fi; \
     if [ -n "$apt" ]; then rm -rf /var/lib/apt/lists/*; fi
 # Lets the NVIDIA container runtime mount the driver's compute libraries (CUDA bases set it).

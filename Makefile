@@ -37,9 +37,12 @@ $(PY):
 	  py=$$(python3 scripts/provision_python310.py --uv-version $(UV_VERSION)) || exit 1; fi; \
 	"$$py" -m venv $(VENV)
 
-$(VENV)/.synced: requirements.lock pyproject.toml | $(PY)
+# --compile-bytecode: with PYTHONDONTWRITEBYTECODE set (as on CI machines) nothing caches the
+# bytecode later, and every process would compile TF and TFX again: `import tfx.v1` took 55 s
+# instead of 20 s on a 2-core machine.
+$(VENV)/.synced: requirements.lock pyproject.toml Makefile | $(PY)
 	@test -x $(UV) || $(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
-	$(UV) pip sync -q --python $(PY) requirements.lock
+	$(UV) pip sync -q --compile-bytecode --python $(PY) requirements.lock
 	$(UV) pip install -q --python $(PY) --no-deps -e .
 	@touch $@
 
@@ -58,13 +61,15 @@ prepare: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 
+# Two test processes (pytest-xdist; tests go to whichever is free): 2 cores' worth of work.
+TEST_WORKERS ?= 2
 test: venv
-	$(PY) -m pytest -q -m "not real_data and not extended" $(ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal -m "not real_data and not extended" $(ARGS)
 
 # make test plus the extended end-to-end runs (S3, the v1 replay, seeded and early-stopped
 # training): about 15 minutes more on a quiet 2-core machine.
 test-all: venv
-	$(PY) -m pytest -q -m "not real_data" $(ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal -m "not real_data" $(ARGS)
 
 test-real: venv
 	$(PY) -m pytest -q -m real_data $(ARGS)

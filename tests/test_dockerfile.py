@@ -70,7 +70,8 @@ def test_the_image_copies_exactly_the_packages_the_compiled_commands_import():
 
 def test_the_image_installs_the_lock_and_takes_its_base_as_a_build_argument():
   dockerfile = _dockerfile()
-  assert "uv pip sync --system --no-cache requirements.lock" in dockerfile
+  # Byte-compiled at build time: each pod would otherwise compile TF and TFX at start-up.
+  assert "uv pip sync --system --no-cache --compile-bytecode requirements.lock" in dockerfile
   assert re.search(r"^ARG BASE_IMAGE=python:3\.10-slim\nFROM \$\{BASE_IMAGE\}$", dockerfile,
                    re.MULTILINE)
   assert "WORKDIR /app" in dockerfile
@@ -81,7 +82,8 @@ def test_the_gpu_build_adds_cuda_libraries_for_the_locked_tensorflow():
   dockerfile = _dockerfile()
   # Only with GPU set, and for exactly the TensorFlow the lock installs.
   assert re.search(r'if \[ -n "\$GPU" \]; then \\\n\s+python -m uv pip install --system '
-                   rf'--no-cache "tensorflow\[and-cuda\]=={re.escape(locked)}"', dockerfile)
+                   r'--no-cache --compile-bytecode \\\n\s+'
+                   rf'"tensorflow\[and-cuda\]=={re.escape(locked)}"', dockerfile)
   makefile = _load("Makefile")
   base = re.search(r"^ifeq \(\$\(GPU\),1\)\n(?:.*\n)*?BASE_IMAGE \?= (\S+)$", makefile,
                    re.MULTILINE).group(1)

@@ -79,7 +79,7 @@ def test_kill_9_during_the_trainer_then_rerun(paths):
   run.proc.wait(30)
   assert "RUNNING" in _states(paths["db"])  # What a killed run leaves.
 
-  rerun = _run(_args(paths, 600))
+  rerun = _run(_args(paths, 40))  # The killed run's Trainer failed: any steps retrain.
   assert rerun.returncode == 0, rerun.stderr[-3000:]
   assert "a killed run left" in rerun.stderr and "python -m pipeline clean" in rerun.stderr
   assert "RUNNING" not in _states(paths["db"]) and "FAILED" in _states(paths["db"])
@@ -93,6 +93,7 @@ def test_kill_9_during_the_trainer_then_rerun(paths):
   assert _versions(paths["serving"]) == [version]  # Pushed models are never cleaned.
 
 
+@pytest.mark.extended
 def test_kill_9_during_the_push_never_shows_a_partial_version(paths):
   env = {**os.environ, "MNIST_TFX_TEST_PUSH_PAUSE_S": "120"}
   run = _Started(_args(paths, 40), env=env)
@@ -112,9 +113,10 @@ def test_kill_9_during_the_push_never_shows_a_partial_version(paths):
 
 
 def test_a_second_run_on_the_same_output_root_refuses_cleanly(paths):
-  first = _Started(_args(paths, 300))
+  # The lock is held from start-up to the end; the second is refused before TF loads.
+  first = _Started(_args(paths, 40))
   first.wait_for("running mnist-tfx-mnist")
-  second = _run(_args(paths, 300), timeout=60)
+  second = _run(_args(paths, 40), timeout=60)
   assert second.returncode == 1
   [line] = second.stderr.splitlines()
   assert line.startswith(f"error: another run (pid {first.proc.pid}) is using ")
@@ -156,6 +158,7 @@ def _one_disk_full_line(stderr, under):
   return line
 
 
+@pytest.mark.extended
 def test_full_disk_during_the_push_publishes_nothing(paths):
   with _tmpfs(paths["serving"], "64k"):
     result = _run(_args(paths, 20))

@@ -66,6 +66,7 @@ def test_multi_worker_mirrored_keeps_workers_in_step(tiny_tfrecords, tmp_path):
   assert len(os.listdir(tmp_path / "models")) == 1 and "export_dir" not in worker
 
 
+@pytest.mark.extended
 def test_tfx_run_fn_under_a_legacy_master_cluster(tiny_tfrecords, tmp_path):
   """As Vertex AI and a TFJob run the pipeline's Trainer: every task runs the executor."""
   command = [sys.executable, "-m", "tests.trainer_module.tfx_trainer", tiny_tfrecords,
@@ -164,7 +165,8 @@ def test_a_killed_ps_stops_the_cluster_in_seconds_naming_it(launcher):
   assert all(_gone(pid) for pid in pids.values())
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("signum", [
+    signal.SIGTERM, pytest.param(signal.SIGHUP, marks=pytest.mark.extended)])
 def test_a_signal_to_the_launcher_stops_every_task(launcher, signum):
   launcher.wait_until_training()
   pids = launcher.pids()

@@ -42,7 +42,7 @@ def test_small_grid_writes_table_plots_and_hparams_logs_and_is_not_rerun(tmp_pat
   for dataset, seed in (("mnist", 3), ("fashion_mnist", 4)):
     write_dataset(str(tmp_path / dataset), n_train=300, n_eval=60, seed=seed)
   out = tmp_path / "experiments"
-  command = [sys.executable, "-m", "pipeline", "experiment", "--train-steps", "200",
+  command = [sys.executable, "-m", "pipeline", "experiment", "--train-steps", "40",
              "--learning-rate", "0.001", "--lr-schedule", "constant", "--batch-size", "20",
              "--checkpoints", "2", "--output-root", str(tmp_path),
              "--data-dir", f"mnist={tmp_path / 'mnist'}",
@@ -55,15 +55,15 @@ def test_small_grid_writes_table_plots_and_hparams_logs_and_is_not_rerun(tmp_pat
       (d, m) for d in ("mnist", "fashion_mnist") for m in ("cnn", "cnn_tf_layers", "vgg_like")]
   sessions = _hparams_sessions(str(out / "runs"))
   for r in rows:
-    name = f"{r['dataset']}-{r['model']}-200steps-lr0.001-constant-checkpoints2-batch_size20"
+    name = f"{r['dataset']}-{r['model']}-40steps-lr0.001-constant-checkpoints2-batch_size20"
     with open(out / "runs" / name / "result.json") as f:
       result = json.load(f)
     assert float(r["test_accuracy"]) == pytest.approx(result["test"]["accuracy"])
     assert float(r["validation_accuracy"]) == pytest.approx(
         result["curves"]["validation_accuracy"][-1][1])
-    assert [step for step, _ in result["curves"]["validation_accuracy"]] == [100, 200]
+    assert [step for step, _ in result["curves"]["validation_accuracy"]] == [20, 40]
     hparams, accuracy = sessions[name]
-    assert hparams["model"] == r["model"] and hparams["train_steps"] == 200
+    assert hparams["model"] == r["model"] and hparams["train_steps"] == 40
     assert accuracy == pytest.approx(result["test"]["accuracy"])
     # TensorBoard's runs for the cell: HParams at the top, then what each run holds.
     assert sorted(events.job_runs(str(out / "runs" / name / "job"))) == [
@@ -75,10 +75,10 @@ def test_small_grid_writes_table_plots_and_hparams_logs_and_is_not_rerun(tmp_pat
                 tuple(p) for p in result["curves"]["validation_accuracy"]]
   markdown = (out / "results.md").read_text()
   assert markdown.count("\n| mnist |") == 3
-  assert "## Claims (200steps-lr0.001-constant-checkpoints2-batch_size20)" in markdown
+  assert "## Claims (40steps-lr0.001-constant-checkpoints2-batch_size20)" in markdown
   assert "3. **inconclusive at this budget**" in markdown  # One seed per model.
   for claim in (1, 2, 3):
-    png = f"claim{claim}-200steps-lr0.001-constant-checkpoints2-batch_size20.png"
+    png = f"claim{claim}-40steps-lr0.001-constant-checkpoints2-batch_size20.png"
     assert f"Plot: [{png}]({png})" in markdown
     assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / png).stat().st_size > 20000
