@@ -13,6 +13,12 @@ from pipeline.data import contract, idx
 BEAM_TEST_ARGS = ["--runner=DirectRunner", "--direct_num_workers=1"]
 
 
+def pytest_collection_modifyitems(items):
+  """`slow` tests first, in their usual order: in `make test`'s two processes the short
+  tests then fill in around the long ones instead of trailing one of them at the end."""
+  items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def idx_name(role: str) -> str:
   """The raw IDX file name of a role such as `test_labels`."""
   split, kind = role.split("_")

@@ -69,7 +69,6 @@ def _load_and_classify(version: str) -> float:
   return float((classes == labels).mean())
 
 
-@pytest.mark.extended
 @pytest.mark.slow
 def test_v1_workflow_runs_twice_on_grpc_mlmd_and_on_the_1_5_0_server_of_kfp_1_8(tmp_path):
   """Run 1 against the current MLMD service; run 2 against one with only MLMD 1.5.0's RPCs
