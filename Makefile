@@ -61,15 +61,17 @@ prepare: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 
-# Two test processes (pytest-xdist; tests go to whichever is free): 2 cores' worth of work.
+# Two test processes (pytest-xdist): each takes the next test in order when it is free, and the
+# slow ones come first (tests/conftest.py), so neither is left running one alone at the end.
 TEST_WORKERS ?= 2
+XDIST = -n $(TEST_WORKERS) --dist load --maxschedchunk 1
 test: venv
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal -m "not real_data and not extended" $(ARGS)
+	$(PY) -m pytest -q $(XDIST) -m "not real_data and not extended" $(ARGS)
 
 # make test plus the extended end-to-end runs (S3, the v1 replay, seeded and early-stopped
 # training): about 15 minutes more on a quiet 2-core machine.
 test-all: venv
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal -m "not real_data" $(ARGS)
+	$(PY) -m pytest -q $(XDIST) -m "not real_data" $(ARGS)
 
 test-real: venv
 	$(PY) -m pytest -q -m real_data $(ARGS)

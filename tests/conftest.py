@@ -14,8 +14,8 @@ BEAM_TEST_ARGS = ["--runner=DirectRunner", "--direct_num_workers=1"]
 
 
 def pytest_collection_modifyitems(items):
-  """`slow` tests first, in their usual order: in `make test`'s two processes the short
-  tests then fill in around the long ones instead of trailing one of them at the end."""
+  """`slow` tests first, in their usual order: `make test`'s two processes each take the next
+  test when free, so the short ones fill in at the end instead of a long one running alone."""
   items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
