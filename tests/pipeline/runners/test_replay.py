@@ -18,6 +18,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 IMAGE_WORKDIR = "/app/"
 
 
+@pytest.mark.extended
 @pytest.mark.slow
 def test_pipeline_yaml_replays_task_by_task_and_pushes_a_loadable_model(tmp_path):
   root = str(tmp_path / "bucket")
