@@ -68,8 +68,8 @@ XDIST = -n $(TEST_WORKERS) --dist load --maxschedchunk 1
 test: venv
 	$(PY) -m pytest -q $(XDIST) -m "not real_data and not extended" $(ARGS)
 
-# make test plus the extended end-to-end runs (S3, the v1 replay, seeded and early-stopped
-# training): about 15 minutes more on a quiet 2-core machine.
+# make test plus the extended end-to-end runs (S3, the pipeline.yaml replay, faults during the
+# push, seeded and early-stopped training): on their own, 16.5 minutes on a 2-core machine.
 test-all: venv
 	$(PY) -m pytest -q $(XDIST) -m "not real_data" $(ARGS)
 

@@ -27,8 +27,8 @@ TIMEOUT_S = 300
 def _task_args(data_dir, tmp_path, steps, *extra):
   # mnist's settings: fashion_mnist's left-right flips would mix the tiny data's classes.
   return ["--data-dir", data_dir, "--dataset", "mnist", "--train-steps", str(steps),
-          "--eval-steps", "5",
-          "--batch-size", "20", "--export-dir", str(tmp_path / "models"), *extra]
+          "--eval-steps", "5", "--batch-size", "20", "--export-dir", str(tmp_path / "models"),
+          *extra]
 
 
 def test_ps_chief_worker_and_evaluator(tiny_tfrecords, tmp_path):

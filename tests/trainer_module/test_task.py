@@ -21,8 +21,7 @@ def test_task_exports_a_version_reports_its_accuracy_and_refuses_a_done_job(
     tiny_tfrecords, tmp_path):
   base = str(tmp_path / "models")
   args = ["--data-dir", tiny_tfrecords, "--dataset", "mnist", "--model", "cnn_tf_layers",
-          "--train-steps", "30",
-          "--eval-steps", "10", "--batch-size", "10", "--export-dir", base]
+          "--train-steps", "30", "--eval-steps", "10", "--batch-size", "10", "--export-dir", base]
   first = _task(*args)
   assert first.returncode == 0, first.stderr
   result = json.loads(first.stdout)
