@@ -69,7 +69,8 @@ test: venv
 	$(PY) -m pytest -q $(XDIST) -m "not real_data and not extended" $(ARGS)
 
 # make test plus the extended end-to-end runs (S3, the pipeline.yaml replay, faults during the
-# push, seeded and early-stopped training): on their own, 16.5 minutes on a 2-core machine.
+# push, seeded and early-stopped training): with the v1 replay, then also extended, they took
+# 16.5 minutes on their own on a 2-core machine.
 test-all: venv
 	$(PY) -m pytest -q $(XDIST) -m "not real_data" $(ARGS)
 
