@@ -11,17 +11,18 @@ s3:// path.
 import sys
 from typing import List
 
-from pipeline.data.s3 import enable_s3, exit_skipping_teardown
+from pipeline.data.s3 import enable_s3
+from trainer_module.shutdown import run_program
 
 
 def main(argv: List[str]) -> None:
   """Registers s3 when `argv` names an s3:// path, then runs TFX's entrypoint on `argv`."""
-  s3 = enable_s3(argv)
+  enable_s3(argv)
   from tfx.orchestration.kubeflow import container_entrypoint  # pylint: disable=import-outside-toplevel
   container_entrypoint.main(argv)
-  if s3:
-    exit_skipping_teardown(0)
 
 
 if __name__ == "__main__":
-  main(sys.argv[1:])
+  # Out without the interpreter's teardown, after a failure or a pod's SIGTERM too: it took
+  # seconds, and tensorflow-io's S3 client aborts in it.
+  run_program(lambda: main(sys.argv[1:]))

@@ -21,4 +21,6 @@ if __name__ == "__main__":
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   sys.unraisablehook = _drop_tf_teardown_noise
   from pipeline.cli import main
-  main(as_program=True)
+  from trainer_module.shutdown import run_program
+  # The signals are caught once the arguments are checked (commands.own_process).
+  run_program(lambda: main(as_program=True), catch_signals=False)

@@ -7,14 +7,25 @@ nothing is created on disk by any check.
 import os
 
 from pipeline.data import idx
+from pipeline.data.files import looks_remote
 
 
 class UsageError(ValueError):
   """A command-line value cannot work; the message names the flag."""
 
 
+def check_local(path: str, flag: str) -> str:
+  """UsageError when `path` looks like a URL (`s3://...`): `flag` takes local paths only,
+  and `os.path` would have made a directory named `s3:` in the working directory."""
+  if looks_remote(path):
+    raise UsageError(f"{flag} {path}: this flag takes a local path only; write locally, "
+                     "then copy (stage-data and run --output-root do take s3://)")
+  return path
+
+
 def check_data_dir(path: str, flag: str = "--data-dir") -> str:
   """Validates the four IDX files in a local directory; returns its absolute path."""
+  check_local(path, flag)
   if not os.path.isdir(path):
     what = "is not a directory" if os.path.exists(path) else "does not exist"
     raise UsageError(f"{flag} {path} {what}; give the directory holding the four IDX files, "
@@ -27,8 +38,8 @@ def check_data_dir(path: str, flag: str = "--data-dir") -> str:
 
 
 def check_output_dir(path: str, flag: str) -> str:
-  """Checks that `path` is, or can become, a writable directory; returns it absolute."""
-  path = os.path.abspath(path)
+  """Checks that `path` is, or can become, a writable local directory; returns it absolute."""
+  path = os.path.abspath(check_local(path, flag))
   if os.path.exists(path) and not os.path.isdir(path):
     raise UsageError(f"{flag} {path} is a file; give a directory (it is created if missing)")
   existing = path
@@ -43,7 +54,7 @@ def check_output_dir(path: str, flag: str) -> str:
 
 def check_output_file(path: str, flag: str) -> str:
   """Checks that a file can be written at `path` (its directory exists); returns it absolute."""
-  path = os.path.abspath(path)
+  path = os.path.abspath(check_local(path, flag))
   if os.path.isdir(path):
     raise UsageError(f"{flag} {path} is a directory; give a file name")
   check_output_dir(os.path.dirname(path), flag)

@@ -8,7 +8,6 @@ after that, inside the runners.
 import argparse
 import errno
 import os
-import signal
 import sys
 from typing import NoReturn, Tuple
 
@@ -21,16 +20,17 @@ from pipeline.data.files import is_remote
 from pipeline.data.idx import IdxError
 from pipeline.runners import failures, recovery
 from pipeline.runners.submit import SubmitError
-from trainer_module import defaults, hparams as hp
+from trainer_module import defaults, hparams as hp, shutdown
 
-EXIT_ERROR = 1
+EXIT_ERROR = shutdown.EXIT_ERROR
 EXIT_NOT_BLESSED = 3
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it.
-EXIT_TERMINATED = 143  # 128 + SIGTERM.
+EXIT_INTERRUPTED = shutdown.EXIT_INTERRUPTED
+EXIT_TERMINATED = shutdown.EXIT_TERMINATED
+Terminated = shutdown.Terminated
 
 
 def own_process(verbose: bool) -> None:
-  """Console logging, and an argv that libraries cannot misread.
+  """Console logging, signals that unwind, and an argv that libraries cannot misread.
 
   TFX's executor operator appends `sys.argv[1:]` to every component's Beam
   options and re-parses them with absl, where `-v` means `--verbosity`: our
@@ -43,15 +43,7 @@ def own_process(verbose: bool) -> None:
   del sys.argv[1:]
   # SIGTERM (kill, a pod being stopped) unwinds like Ctrl-C, so staging directories and
   # temporary files are removed on the way out instead of being left behind.
-  signal.signal(signal.SIGTERM, _terminated)
-
-
-class Terminated(KeyboardInterrupt):
-  """SIGTERM arrived."""
-
-
-def _terminated(signum, frame) -> None:  # pylint: disable=unused-argument
-  raise Terminated()
+  shutdown.catch_stop_signals()
 
 
 def dispatch(args: argparse.Namespace) -> None:
@@ -72,15 +64,21 @@ def dispatch(args: argparse.Namespace) -> None:
     _fail(str(e))
   except OSError as e:  # A full disk, a permission, a directory where a file should be.
     _fail(describe_os_error(e))
-  except KeyboardInterrupt as e:
-    resume = {"run": " Rerun the same command to resume: components that finished are "
-                     "reused from the cache.",
-              "experiment": " Rerun the same command to resume: finished runs are kept, and "
-                            "the interrupted one continues from its last checkpoint."}.get(
-                                args.command, "")
-    if isinstance(e, Terminated):
-      _fail(f"terminated (SIGTERM).{resume}", EXIT_TERMINATED)
-    _fail(f"interrupted.{resume}", EXIT_INTERRUPTED)
+  except KeyboardInterrupt:
+    _interrupted(args.command)
+  except Exception:  # pylint: disable=broad-except
+    if shutdown.stop_signal():  # The interrupt, as a library re-raised it.
+      _interrupted(args.command)
+    raise
+
+
+def _interrupted(command: str) -> NoReturn:
+  resume = {"run": " Rerun the same command to resume: components that finished are "
+                   "reused from the cache.",
+            "experiment": " Rerun the same command to resume: finished runs are kept, and "
+                          "the interrupted one continues from its last checkpoint."}.get(
+                              command, "")
+  _fail(f"{shutdown.stop_reason()}.{resume}", shutdown.stop_status())
 
 
 def describe_os_error(error: OSError) -> str:
@@ -96,7 +94,8 @@ def describe_os_error(error: OSError) -> str:
 
 
 def _fail(message: str, status: int = EXIT_ERROR) -> NoReturn:
-  print(f"error: {message}", file=sys.stderr)
+  """The one line; then the program leaves at once (`shutdown.run_program`)."""
+  print(f"error: {message}", file=shutdown.console_stderr())
   sys.exit(status)
 
 
@@ -121,6 +120,8 @@ def timeouts(args: argparse.Namespace):
 
 def _fetch(args: argparse.Namespace) -> str:
   from pipeline.data import datasets, fetch  # pylint: disable=import-outside-toplevel
+  if args.cache_dir:
+    checks.check_local(args.cache_dir, "--cache-dir")
   return fetch.fetch_dataset(datasets.get_dataset(args.dataset), args.cache_dir,
                              data_dir=getattr(args, "data_dir", None), timeouts=timeouts(args))
 
@@ -139,6 +140,7 @@ def _fetch_data(args: argparse.Namespace) -> None:
 def _prepare_data(args: argparse.Namespace) -> None:
   if args.data_dir:
     checks.check_data_dir(args.data_dir)
+  checks.check_output_dir(args.output, "--output")  # Local only: see checks.check_local.
   if os.path.lexists(args.output) and not args.overwrite:  # Before any work, not after it.
     raise FileExistsError(f"{args.output} already exists; pass --overwrite to replace it")
   loading("Apache Beam")
@@ -174,9 +176,6 @@ def _run(args: argparse.Namespace) -> None:
   if status:
     print(f"exit status {EXIT_NOT_BLESSED}: the model was not blessed, so nothing was pushed",
           file=sys.stderr)
-  if is_remote(output_root):  # tensorflow-io's S3 client would abort the teardown.
-    from pipeline.data.s3 import exit_skipping_teardown  # pylint: disable=import-outside-toplevel
-    exit_skipping_teardown(status)
   if status:
     sys.exit(status)
 
@@ -203,20 +202,17 @@ def _run_locked(args: argparse.Namespace, hparams: hp.HParams, threshold: float,
 
 
 def _interrupt_inside(error: BaseException):
-  """The Ctrl-C or SIGTERM that Beam re-raised as another exception, if that is what it is.
-
-  A signal that lands while Beam runs a stage comes back wrapped, e.g. as
-  "KeyboardInterrupt [while running 'Run[AnomalyGate]']".
-  """
+  """The Ctrl-C or SIGTERM that Beam re-raised as another exception, if that is what it is:
+  a KeyboardInterrupt in its chain, or a stop signal this process received."""
   seen = error
   while seen is not None:
     if isinstance(seen, KeyboardInterrupt):
       return seen
     seen = seen.__cause__ or seen.__context__
-  text = str(error)
-  if text.startswith(Terminated.__name__):
-    return Terminated()
-  return KeyboardInterrupt() if text.startswith(KeyboardInterrupt.__name__) else None
+  if shutdown.stop_signal():
+    return shutdown.Terminated() if shutdown.stop_status() == EXIT_TERMINATED else (
+        KeyboardInterrupt())
+  return None
 
 
 def _clean(args: argparse.Namespace) -> None:

@@ -233,4 +233,5 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 if __name__ == "__main__":
-  main()
+  from trainer_module.shutdown import run_program
+  run_program(main, catch_signals=False)  # main's own handlers stop the tasks first.

@@ -60,4 +60,5 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 if __name__ == "__main__":
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Before TensorFlow loads.
-  main()
+  from trainer_module.shutdown import run_program
+  run_program(main)

@@ -7,6 +7,7 @@ Beam's FileSystems, imported only then because it costs seconds.
 import gzip
 import logging
 import os
+import re
 import shutil
 import tempfile
 from typing import BinaryIO, List
@@ -19,6 +20,16 @@ GZIP_MAGIC = b"\x1f\x8b"
 def is_remote(path: str) -> bool:
   """True for `scheme://...` paths that only Beam's FileSystems can open."""
   return "://" in path
+
+
+# `s3://b/p`, `gs://b`, `s3:/b` (a slash lost in a shell variable): never a local name here.
+_URL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")
+
+
+def looks_remote(path: str) -> bool:
+  """True for a path that names a URL, even a malformed one: `os.path` would take `s3:/b`
+  for a local directory named `s3:`."""
+  return bool(_URL_LIKE.match(path))
 
 
 def join(directory: str, name: str) -> str:

@@ -19,7 +19,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.data import contract, idx, output_dir
 from pipeline.data.examples import check_split_counts
-from pipeline.data.files import current_umask, remove_dead_staging
+from pipeline.data.files import current_umask, looks_remote, remove_dead_staging
 from pipeline.data.shards import WriteShards, gather_counts
 
 _LOG = logging.getLogger(__name__)
@@ -52,6 +52,9 @@ def prepare_data(data_dir: str, output: str, beam_args: Sequence[str] = DEFAULT_
     FileExistsError: `output` exists and `overwrite` is False, or it was not
       written by prepare-data, or another prepare-data is writing it.
   """
+  if looks_remote(output):  # realpath would make it a local directory named `s3:`.
+    raise ValueError(f"{output}: prepare-data writes a local directory only; write locally, "
+                     "then copy it")
   # The real path: a symlinked --output keeps pointing at the new directory, which is
   # built beside its target (rename works within one filesystem only).
   output = os.path.realpath(output)

@@ -13,10 +13,7 @@ runs that do not use S3 never pay for it. Beam's worker processes import it
 through `S3_BEAM_ARGS`.
 """
 
-import logging
-import os
-import sys
-from typing import Dict, Iterable, NoReturn, Tuple
+from typing import Dict, Iterable, Tuple
 
 SCHEME = "s3://"
 # Beam imports these modules in each worker process it starts (multi-processing mode).
@@ -64,17 +61,3 @@ def endpoint_env(endpoint_url: str) -> Dict[str, str]:
           "S3_USE_HTTPS": "1" if https else "0", "S3_VERIFY_SSL": "1" if https else "0",
           # MinIO ignores the region, but both clients need one to sign requests.
           "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
-
-
-def exit_skipping_teardown(status: int) -> NoReturn:
-  """Ends a process that used tensorflow-io's S3 client, once its work is written.
-
-  That client (the AWS C++ SDK) aborts during interpreter teardown ("pure virtual
-  method called", SIGABRT), which turned a finished, pushed run's exit status 0
-  into -6 here. So the logs and streams are flushed and the process ends without
-  teardown.
-  """
-  logging.shutdown()
-  sys.stdout.flush()
-  sys.stderr.flush()
-  os._exit(status)

@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -48,40 +47,6 @@ def test_verbose_run_not_blessed_exits_3_and_a_cached_rerun_says_nothing_ran(tin
   assert "nothing ran: every component was reused from the cache" in again.stdout
 
 
-def test_ctrl_c_is_one_line_and_exit_130(tiny_idx, tmp_path):
-  proc = subprocess.Popen(
-      [sys.executable, "-m", "pipeline", "run", *FAST, "--data-dir", tiny_idx,
-       "--output-root", str(tmp_path / "out"), "--train-steps", "100000"],
-      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-      env={**os.environ, "PYTHONUNBUFFERED": "1"},
-      # As a terminal's foreground job: a test run started in the background of a script
-      # (`cmd &`) inherits SIGINT ignored, and so would the pipeline.
-      preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-  training = threading.Event()
-  errors = []
-
-  def watch_stdout():  # The progress bar prints "done <component>" lines there.
-    for line in proc.stdout:
-      if "done AnomalyGate" in line:
-        training.set()
-  threading.Thread(target=watch_stdout, daemon=True).start()
-  drain = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)
-  drain.start()  # A full stderr pipe would block the process.
-  try:
-    assert training.wait(180), "the run never reached the Trainer"
-    proc.send_signal(signal.SIGINT)  # What Ctrl-C sends to the foreground process.
-    status = proc.wait(60)
-  finally:
-    proc.kill()
-  drain.join(10)
-  stderr = errors[0]
-  assert status == 130, stderr[-3000:]
-  assert stderr.splitlines()[-1] == (
-      "error: interrupted. Rerun the same command to resume: components that finished are "
-      "reused from the cache.")
-  assert "Traceback" not in stderr
-
-
 def test_sigterm_during_prepare_data_leaves_nothing(tmp_path):
   idx_dir = str(tmp_path / "idx")
   write_dataset(idx_dir, n_train=150000, n_eval=20, gz=True)  # Seconds of work to stop.
@@ -102,11 +67,8 @@ def test_sigterm_during_prepare_data_leaves_nothing(tmp_path):
   assert sorted(os.listdir(tmp_path)) == ["idx"]  # No staging, no half-written output.
 
 
-@pytest.mark.parametrize("error,expected", [
-    # What Beam raises when the signal lands while it runs a stage.
-    (RuntimeError("KeyboardInterrupt [while running 'Run[AnomalyGate]']"), KeyboardInterrupt),
-    (RuntimeError("Terminated [while running 'Run[Trainer]']"), commands.Terminated),
-    (RuntimeError("OSError: [Errno 28] No space left on device"), type(None)),
-])
-def test_an_interrupt_wrapped_by_beam_is_still_an_interrupt(error, expected):
-  assert type(commands._interrupt_inside(error)) is expected  # pylint: disable=protected-access
+def test_an_interrupt_wrapped_by_beam_is_found_by_type_not_by_message():
+  wrapped = RuntimeError(" [while running 'Run[Trainer]']")  # Beam's, with an empty message.
+  wrapped.__context__ = KeyboardInterrupt()
+  assert isinstance(commands._interrupt_inside(wrapped), KeyboardInterrupt)  # pylint: disable=protected-access
+  assert commands._interrupt_inside(RuntimeError("KeyboardInterrupt")) is None  # pylint: disable=protected-access
