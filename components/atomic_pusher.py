@@ -91,9 +91,11 @@ def push_atomically(model_path: str, base: str, record: Optional[Dict[str, Any]]
                    partial)
       time.sleep(float(os.environ[PAUSE_ENV]))
     fileio.rename(partial, os.path.join(base, str(version)))
-  except BaseException:
+  except BaseException as e:
     if fileio.exists(partial):  # A full disk or an error: leave nothing half-copied.
       fileio.rmtree(partial)
+    if isinstance(e, OSError) and not e.filename:  # Say which push it stopped.
+      raise OSError(e.errno, e.strerror or str(e), partial) from e
     raise
   return str(version)
 

@@ -63,7 +63,7 @@ def dispatch(args: argparse.Namespace) -> None:
           SubmitError) as e:
     _fail(str(e))
   except OSError as e:  # A full disk, a permission, a directory where a file should be.
-    _fail(describe_os_error(e))
+    _fail(describe_os_error(e, _written_path(args)))
   except KeyboardInterrupt:
     _interrupted(args.command)
   except Exception:  # pylint: disable=broad-except
@@ -81,16 +81,29 @@ def _interrupted(command: str) -> NoReturn:
   _fail(f"{shutdown.stop_reason()}.{resume}", shutdown.stop_status())
 
 
-def describe_os_error(error: OSError) -> str:
-  """One line naming the path and the cause of a filesystem error, and what to do."""
-  path = error.filename or "a file"
+def _written_path(args: argparse.Namespace) -> str:
+  """The path a command writes under, named when an OS error does not say its file."""
+  for flag in ("output", "output_root", "dest", "model_dir", "tflite"):
+    value = getattr(args, flag, None)
+    if isinstance(value, str) and value:
+      return value
+  return ""
+
+
+def describe_os_error(error: OSError, where: str = "") -> str:
+  """One line naming the path and the cause of a filesystem error, and what to do.
+
+  `where` names the directory the command works in, for an error that names no file.
+  """
+  path = error.filename or (f"a file under {where}" if where else "a file")
   hints = {errno.ENOSPC: "free some space, then rerun",
            errno.EDQUOT: "free some space, then rerun",
            errno.EACCES: "check the permissions, or choose another directory",
            errno.EISDIR: "a directory is in the way where a file should be; move it",
            errno.ENOTDIR: "a file is in the way where a directory should be; move it"}
   hint = hints.get(error.errno, "")
-  return f"{path}: {error.strerror or error}" + (f" ({hint})" if hint else "")
+  cause = (str(error.strerror or error).strip().splitlines() or ["unknown error"])[0]
+  return f"{path}: {cause}" + (f" ({hint})" if hint else "")
 
 
 def _fail(message: str, status: int = EXIT_ERROR) -> NoReturn:
@@ -194,7 +207,7 @@ def _run_locked(args: argparse.Namespace, hparams: hp.HParams, threshold: float,
     interrupt = _interrupt_inside(e)
     if interrupt:
       raise interrupt from None
-    full = failures.disk_full_line(e)  # TensorFlow's own message for it runs to 100+ lines.
+    full = failures.disk_full_line(e, output_root)  # TF's own message runs to 100+ lines.
     if full:
       _fail(full)
     # A component failed; TFX has logged its traceback above. Say which and why, once.

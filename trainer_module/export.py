@@ -6,7 +6,6 @@ Signatures:
   classification           tensorflow/serving/classify over the same input
   pixels:serving_default   pixels: float [None, 784] in [0, 1], like the seed's
                            serving_input_receiver_fn
-  pixels:classification    the classify form of the above
 
 A malformed request is refused with a message saying what the input should be:
 a batch that is not 1-D (examples) or [N, 784] (pixels), an oversized example

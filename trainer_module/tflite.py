@@ -72,14 +72,54 @@ def write_tflite(saved_model_dir: str, version_dir: str) -> str:
   return path
 
 
-def tflite_predict(path: str, pixels: np.ndarray, batch: int) -> Tuple[np.ndarray, np.ndarray]:
-  """(probabilities [N, 10], classes [N]) of uint8 [N, 784] through a TFLite file."""
+def load_runner(path: str):
+  """The `serving_default` runner of the TFLite file at `path`.
+
+  Raises:
+    ValueError: one line naming `path`, when it is not a TFLite model with that signature.
+  """
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  runner = tf.lite.Interpreter(model_path=path).get_signature_runner()
+  try:
+    return tf.lite.Interpreter(model_path=path).get_signature_runner()
+  except (ValueError, RuntimeError, OSError) as e:
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    raise ValueError(f"{path}: not a TFLite model with a serving_default signature "
+                     f"({first}); give a pushed version's {TFLITE_FILE}") from None
+
+
+def checked_pixels(pixels: np.ndarray) -> np.ndarray:
+  """float32 [N, 784] in [0, 1], as the TFLite model (like the SavedModel's `pixels`
+  signature) expects: uint8 images are scaled; floats must already be in range.
+
+  The TFLite file itself checks nothing (NaN in, NaN out; pixels x255 still get a
+  confident class), so its callers check here, as the SavedModel's graph does.
+
+  Raises:
+    ValueError: naming what is wrong with the input.
+  """
+  if pixels.ndim != 2 or pixels.shape[1] != contract.PIXELS:
+    raise ValueError(f"pixels must be [N, {contract.PIXELS}], got shape {list(pixels.shape)}")
+  if pixels.dtype == np.uint8:
+    return pixels.astype(np.float32) / 255.0
+  if not np.issubdtype(pixels.dtype, np.floating):
+    raise ValueError(f"pixels must be uint8 or float in [0, 1], got {pixels.dtype}")
+  if not np.all(np.isfinite(pixels)):
+    raise ValueError("pixels must be finite; NaN or infinity found")
+  if pixels.size and (pixels.min() < 0 or pixels.max() > 1):
+    raise ValueError(f"pixels must be in [0, 1], got [{pixels.min():g}, {pixels.max():g}]: "
+                     "divide 0-255 values by 255")
+  return pixels.astype(np.float32)
+
+
+def tflite_predict(path: str, pixels: np.ndarray, batch: int) -> Tuple[np.ndarray, np.ndarray]:
+  """(probabilities [N, 10], classes [N]) of [N, 784] pixels (see `checked_pixels`) through
+  a TFLite file."""
+  pixels = checked_pixels(pixels)
+  runner = load_runner(path)
   probabilities = [np.zeros((0, contract.NUM_CLASSES), np.float32)]
   classes = [np.zeros((0,), np.int64)]
   for start in range(0, len(pixels), batch):
-    out = runner(pixels=pixels[start:start + batch].astype(np.float32) / 255.0)
+    out = runner(pixels=pixels[start:start + batch])
     probabilities.append(out["probabilities"])
     classes.append(out["classes"].astype(np.int64))
   return np.concatenate(probabilities), np.concatenate(classes)

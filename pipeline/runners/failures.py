@@ -40,10 +40,12 @@ def disk_full_path(error: BaseException) -> Optional[str]:
   return None
 
 
-def disk_full_line(error: BaseException) -> Optional[str]:
-  """One line for a run stopped by a full disk, naming the path; None for other errors."""
+def disk_full_line(error: BaseException, where: str = "") -> Optional[str]:
+  """One line for a run stopped by a full disk, naming the path (else the directory `where`
+  the run writes); None for other errors."""
   path = disk_full_path(error)
   if path is None:
     return None
-  return (f"{path or 'a file'}: {NO_SPACE} (free some space, then rerun the same command: "
+  path = path or (f"a file under {where}" if where else "a file")
+  return (f"{path}: {NO_SPACE} (free some space, then rerun the same command: "
           "components that finished are reused from the cache)")

@@ -77,6 +77,18 @@ def format_lines(image_names: Sequence[str], probabilities: np.ndarray, classes:
   return lines
 
 
+def _load_saved_model(path: str):
+  """The SavedModel at `path`; InputError naming it, in one line, when it cannot load."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from google.protobuf.message import DecodeError  # pylint: disable=import-outside-toplevel
+  try:
+    return tf.saved_model.load(path)
+  except (OSError, ValueError, RuntimeError, DecodeError, tf.errors.OpError) as e:
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    raise InputError(f"{path}: not a loadable SavedModel ({first}); give a pushed version "
+                     "directory, or its base directory for the newest") from None
+
+
 def predict_lines(path: str, tflite: bool, image_names: Sequence[str], pixels: np.ndarray,
                   labels: Optional[np.ndarray] = None) -> List[str]:
   """Runs the SavedModel version (or TFLite file) at `path` on the images; the lines to print."""
@@ -87,8 +99,7 @@ def predict_lines(path: str, tflite: bool, image_names: Sequence[str], pixels: n
     probabilities, classes = lite.tflite_predict(path, pixels, MAX_BATCH)
     names = lite.tflite_class_names(path)
   else:
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    model = tf.saved_model.load(path)
+    model = _load_saved_model(path)
     probabilities, classes = serving.saved_model_predict(model, pixels, MAX_BATCH)
     names = serving.model_class_names(model)
   return format_lines(image_names, probabilities, classes, names, labels)

@@ -47,3 +47,8 @@ def test_one_line_names_the_path_and_what_to_do():
   assert line == (f"{CKPT}: No space left on device (free some space, then rerun the same "
                   "command: components that finished are reused from the cache)")
   assert disk_full_line(ValueError("bad data")) is None
+
+
+def test_a_full_disk_that_names_no_file_names_the_directory_written():
+  line = disk_full_line(OSError(errno.ENOSPC, "No space left on device"), "/srv/out")
+  assert line.startswith("a file under /srv/out: No space left on device (")

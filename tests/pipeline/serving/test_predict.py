@@ -110,3 +110,31 @@ def test_mnist_digits_are_shown_as_digits():
   assert [serving.display_name(name) for name in contract.class_names("mnist")][:2] == [
       "digit 0", "digit 1"]
   assert serving.display_name("Ankle boot") == "Ankle boot"
+
+
+@pytest.mark.parametrize("pixels,problem", [
+    (np.full((1, 784), np.nan, np.float32), "finite"),
+    (np.full((1, 784), 255.0, np.float32), r"in \[0, 1\]"),
+    (np.zeros((1, 28, 28), np.float32), r"\[N, 784\]"),
+    (np.zeros((1, 784), np.int32), "uint8 or float"),
+])
+def test_tflite_input_is_checked_like_the_saved_models(pixels, problem):
+  with pytest.raises(ValueError, match=problem):
+    tflite.checked_pixels(pixels)
+
+
+def test_a_model_that_does_not_load_is_one_line_naming_its_path(tmp_path):
+  version = tmp_path / "1"
+  version.mkdir()
+  (version / "saved_model.pb").write_bytes(b"not a protobuf \xff\xfe")
+  text = tmp_path / "model.tflite"
+  text.write_text("hello\n")
+  pixels = np.zeros((1, 784), np.uint8)
+  with pytest.raises(ValueError) as error:
+    predict.predict_lines(str(version), False, ["x"], pixels)
+  assert str(error.value).startswith(f"{version}: not a loadable SavedModel (")
+  assert "\n" not in str(error.value)
+  with pytest.raises(ValueError) as error:
+    predict.predict_lines(str(text), True, ["x"], pixels)
+  assert str(error.value).startswith(f"{text}: not a TFLite model")
+  assert "\n" not in str(error.value)
