@@ -172,6 +172,8 @@ def _output_roots(args: argparse.Namespace) -> Tuple[str, str]:
     if not args.output_root.startswith("s3://"):
       raise checks.UsageError(f"--output-root {args.output_root}: a local run writes to a "
                               "directory or to s3://BUCKET/PATH")
+    from pipeline.data import s3  # pylint: disable=import-outside-toplevel
+    s3.check_bucket(args.output_root)  # A missing bucket or a bad key: one line, before TF.
     return args.output_root, checks.check_output_dir(args.state_dir or "output", "--state-dir")
   output_root = checks.check_output_dir(args.output_root, "--output-root")
   return output_root, (checks.check_output_dir(args.state_dir, "--state-dir")
