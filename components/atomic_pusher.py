@@ -18,16 +18,17 @@ import json
 import logging
 import os
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union
 
 from tfx import types
 from tfx.components.pusher import executor as pusher_executor
-from tfx.dsl.components.base import executor_spec
+from tfx.dsl.components.base import base_component, executor_spec
 from tfx.dsl.io import fileio
 from tfx.proto import pusher_pb2
-from tfx.types import artifact_utils, standard_component_specs
+from tfx.orchestration import data_types
+from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
+from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import io_utils, proto_utils
-from tfx.v1.components import Pusher
 
 from pipeline.data.files import is_remote
 from pipeline.layout import PUSH_RECORD
@@ -35,6 +36,7 @@ from pipeline.runners.partial_push import partial_push_name, remove_dead_partial
 from trainer_module.tflite import write_tflite
 
 _LOG = logging.getLogger(__name__)
+SERVING_DIR_KEY = "serving_dir"
 # Test-only: seconds to wait between copying and publishing, to kill a push there.
 PAUSE_ENV = "MNIST_TFX_TEST_PUSH_PAUSE_S"
 
@@ -108,10 +110,7 @@ class Executor(pusher_executor.Executor):
     self._log_startup(input_dict, output_dict, exec_properties)
     model_push = artifact_utils.get_single_instance(
         output_dict[standard_component_specs.PUSHED_MODEL_KEY])
-    destination = pusher_pb2.PushDestination()
-    proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY],
-                              destination)
-    base = destination.filesystem.base_directory
+    base = exec_properties.get(SERVING_DIR_KEY) or _destination(exec_properties)
     if not is_remote(base):  # Blessed or not, a killed push's copy goes now.
       remove_dead_partial_pushes(base)
     if not self.CheckBlessing(input_dict):
@@ -133,6 +132,30 @@ class Executor(pusher_executor.Executor):
                      pushed_version=version)
 
 
-class AtomicPusher(Pusher):  # pylint: disable=too-few-public-methods
-  """`tfx.components.Pusher` with an executor that publishes versions atomically."""
+def _destination(exec_properties: Dict[str, Any]) -> str:
+  """The base directory of TFX's `push_destination`, for executions recorded before
+  `serving_dir` existed."""
+  destination = pusher_pb2.PushDestination()
+  proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY],
+                            destination)
+  return destination.filesystem.base_directory
+
+
+class AtomicPusherSpec(standard_component_specs.PusherSpec):
+  """TFX's PusherSpec plus `serving_dir`, a plain string: a compiled pipeline exposes it as
+  a runtime parameter, which cannot reach into the `push_destination` proto."""
+  PARAMETERS = {**standard_component_specs.PusherSpec.PARAMETERS,
+                SERVING_DIR_KEY: ExecutionParameter(type=str)}
+
+
+class AtomicPusher(base_component.BaseComponent):  # pylint: disable=too-few-public-methods
+  """Pushes a blessed `model` to `serving_dir/<version>/`, each version appearing whole."""
+
+  SPEC_CLASS = AtomicPusherSpec
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
+
+  def __init__(self, model: types.BaseChannel, model_blessing: types.BaseChannel,
+               serving_dir: Union[str, data_types.RuntimeParameter]):
+    super().__init__(spec=AtomicPusherSpec(
+        model=model, model_blessing=model_blessing, serving_dir=serving_dir,
+        pushed_model=types.Channel(type=standard_artifacts.PushedModel)))

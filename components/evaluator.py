@@ -19,10 +19,11 @@ from tfx.types import standard_artifacts, standard_component_specs as specs
 from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import json_utils, proto_utils
 
+from components.served_baseline import came_from, holds_model, push_record
 from pipeline.data.contract import LABEL_KEY
 
 ACCURACY_THRESHOLD_KEY = "accuracy_threshold"
-# Set on the blessing when the Resolver offered the candidate itself as the baseline.
+# Set on the blessing when the model being served was the candidate itself.
 SELF_BASELINE_KEY = "baseline_was_candidate"
 _LOG = logging.getLogger(__name__)
 
@@ -68,17 +69,23 @@ def apply_accuracy_threshold(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
 def is_self_baseline(input_dict: Dict[str, List[types.Artifact]]) -> bool:
   """True when the baseline offered is the candidate model itself.
 
-  On a rerun with nothing changed the Trainer is cached, so the latest blessed
-  model (the Resolver's output) is the very model being evaluated. Comparing it
-  with itself says nothing.
+  On a rerun with nothing changed the Trainer is cached, so the model being served
+  (ServedBaseline's copy, whose push record names the model it came from) is the
+  very model being evaluated. Comparing it with itself says nothing.
   """
   baseline = input_dict.get(specs.BASELINE_MODEL_KEY) or []
   candidate = input_dict.get(specs.MODEL_KEY) or []
   if not baseline or not candidate:
     return False
-  if baseline[0].id and candidate[0].id:
-    return baseline[0].id == candidate[0].id
-  return baseline[0].uri.rstrip("/") == candidate[0].uri.rstrip("/")
+  if baseline[0].id and candidate[0].id and baseline[0].id == candidate[0].id:
+    return True
+  return came_from(push_record(baseline[0].uri), candidate[0])
+
+
+def served_baseline(input_dict: Dict[str, List[types.Artifact]]) -> List[types.Artifact]:
+  """The baseline to compare with: ServedBaseline's model when it holds one, else none."""
+  baseline = input_dict.get(specs.BASELINE_MODEL_KEY) or []
+  return [m for m in baseline if holds_model(m.uri)]
 
 
 class Executor(evaluator_executor.Executor):
@@ -87,9 +94,10 @@ class Executor(evaluator_executor.Executor):
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
+    input_dict = {**input_dict, specs.BASELINE_MODEL_KEY: served_baseline(input_dict)}
     self_baseline = is_self_baseline(input_dict)
     if self_baseline:
-      _LOG.info("the candidate is already the latest blessed model: evaluating it on its own, "
+      _LOG.info("the candidate is already the model being served: evaluating it on its own, "
                 "not against itself")
       input_dict = {**input_dict, specs.BASELINE_MODEL_KEY: []}
     super().Do(input_dict, output_dict, apply_accuracy_threshold(exec_properties))

@@ -1,5 +1,5 @@
 """`create_pipeline`: IDX ExampleGen -> stats/schema/validation -> Estimator Trainer ->
-TFMA Evaluator (gated on accuracy and on the last blessed model) -> Pusher."""
+TFMA Evaluator (gated on accuracy and on the model being served) -> Pusher."""
 
 from typing import Any, Dict, Optional
 
@@ -9,6 +9,7 @@ from components.anomaly_gate import AnomalyGate
 from components.atomic_pusher import AtomicPusher
 from components.evaluator import Evaluator
 from components.idx_example_gen import make_idx_example_gen
+from components.served_baseline import ServedBaseline
 from components.trainer import Trainer
 from pipeline.config import PipelineConfig
 
@@ -17,7 +18,8 @@ RUN_FN = "trainer_module.runner.run_fn"
 
 def runtime_parameters(config: PipelineConfig) -> Dict[str, Any]:
   """What a compiled pipeline lets a run change without recompiling, and the defaults."""
-  return {"data_dir": config.data_dir, "train_steps": config.hparams.train_steps,
+  return {"data_dir": config.data_dir, "serving_dir": config.serving_dir,
+          "train_steps": config.hparams.train_steps,
           "accuracy_threshold": config.accuracy_threshold}
 
 
@@ -59,11 +61,9 @@ def create_pipeline(config: PipelineConfig,
   trainer = _make_trainer(config, example_gen.outputs["examples"])
   trainer.add_upstream_node(anomaly_gate)  # No training on data with anomalies.
 
-  baseline = tfx.dsl.Resolver(
-      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-      model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-  ).with_id("latest_blessed_model_resolver")
+  # The model being served is the one to beat (components/served_baseline.py).
+  baseline = ServedBaseline(serving_dir=_setting(config, "serving_dir")).with_id(
+      "ServedBaseline")
   evaluator = Evaluator(
       examples=example_gen.outputs["examples"],
       model=trainer.outputs["model"],
@@ -71,11 +71,8 @@ def create_pipeline(config: PipelineConfig,
       example_splits=["test"],
       accuracy_threshold=_setting(config, "accuracy_threshold"))
   pusher = AtomicPusher(
-      model=trainer.outputs["model"],
-      model_blessing=evaluator.outputs["blessing"],
-      push_destination=tfx.proto.PushDestination(
-          filesystem=tfx.proto.PushDestination.Filesystem(
-              base_directory=config.serving_dir))).with_id("Pusher")
+      model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
+      serving_dir=_setting(config, "serving_dir")).with_id("Pusher")
 
   return tfx.dsl.Pipeline(
       pipeline_name=config.pipeline_name,

@@ -31,7 +31,7 @@ def format_summary(summary: RunSummary, seconds: Dict[str, float],
              None: "not evaluated"}[summary.blessed]
   lines.append(f"blessed: {blessed}")
   lines += [f"  {check}" for check in summary.failed_checks]
-  lines.append(f"baseline: {summary.baseline or 'none (no blessed model before this run)'}")
+  lines.append(f"baseline: {summary.baseline or 'none (nothing served yet)'}")
   if summary.already_pushed_as:
     lines.append(f"pushed:  nothing new: {summary.already_pushed_as} already holds this model")
   else:

@@ -1,7 +1,6 @@
 """What a pipeline run did, read back from ML Metadata and the Evaluator's output."""
 
 import dataclasses
-import json
 from typing import Dict, List, Optional
 
 import ml_metadata as mlmd
@@ -11,8 +10,8 @@ from ml_metadata.proto import metadata_store_pb2
 
 from components.atomic_pusher import ALREADY_PUSHED_KEY
 from components.evaluator import SELF_BASELINE_KEY
+from components.served_baseline import SERVED_VERSION_KEY, push_record
 from pipeline.data.contract import LABEL_KEY, NUM_CLASSES
-from trainer_module.hparams import CUSTOM_CONFIG_KEY
 
 STATE_NAMES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
 ACCURACY = "sparse_categorical_accuracy"
@@ -90,7 +89,7 @@ def summarize(metadata_path: str) -> RunSummary:
     _read_evaluation(artifacts["ModelEvaluation"].uri, summary)
   blessing = artifacts.get("ModelBlessing")
   if blessing is not None and blessing.custom_properties[SELF_BASELINE_KEY].int_value == 1:
-    summary.baseline = ("none: this model is already the latest blessed one, so it was "
+    summary.baseline = ("none: this model is already the one being served, so it was "
                         "evaluated on its own, not against itself")
   else:
     summary.baseline = _describe_baseline(store, in_run)
@@ -98,24 +97,19 @@ def summarize(metadata_path: str) -> RunSummary:
 
 
 def _describe_baseline(store: mlmd.MetadataStore, in_run: set) -> Optional[str]:
-  """The baseline model this run's Evaluator used: its model, steps, run and URI."""
+  """The served version this run's Evaluator compared with, and the model it came from;
+  None when nothing was served."""
   inputs = [ev for ev in store.get_events_by_execution_ids(list(in_run))
             if ev.type == metadata_store_pb2.Event.INPUT and ev.path.steps
             and ev.path.steps[0].key == "baseline_model"]
   if not inputs:
     return None
   [model] = store.get_artifacts_by_id([inputs[0].artifact_id])
-  producers = [ev.execution_id for ev in store.get_events_by_artifact_ids([model.id])
-               if ev.type == metadata_store_pb2.Event.OUTPUT]
-  if not producers:
-    return model.uri
-  [trainer] = store.get_executions_by_id(producers[:1])
-  config = json.loads(trainer.custom_properties["custom_config"].string_value or "{}").get(
-      CUSTOM_CONFIG_KEY) or {}
-  steps = trainer.custom_properties["train_steps"].int_value or "?"
-  runs = [c.name for c in store.get_contexts_by_execution(trainer.id) if c.type == "pipeline_run"]
-  return (f"{config.get('model', '?')}, {steps} steps, "
-          f"trained in run {runs[0] if runs else '?'} ({model.uri})")
+  served = model.custom_properties[SERVED_VERSION_KEY].string_value
+  if not served:
+    return None
+  source = push_record(model.uri).get("model_uri")
+  return f"the model being served, {served}" + (f" (pushed from {source})" if source else "")
 
 
 def _read_evaluation(uri: str, summary: RunSummary) -> None:

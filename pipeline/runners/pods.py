@@ -63,7 +63,7 @@ def memory_bytes(quantity: str) -> float:
 # Per step (TFX component id): requests and limit; see the module docstring for the sizing.
 # Measured peaks, full Fashion-MNIST: ExampleGen 1,231 MiB, StatisticsGen 2,616, SchemaGen
 # 745, ExampleValidator 747, AnomalyGate 747, Trainer 1,212, Evaluator 2,392, Pusher 1,061.
-# The Resolver (a container step only in the v1 file) is sized as the smallest TFX step.
+# ServedBaseline copies one SavedModel: sized as the smallest TFX step.
 DEFAULT_RESOURCES: Dict[str, StepResources] = {
     "FileBasedExampleGen": StepResources("2", "2Gi", "4Gi"),
     "StatisticsGen": StepResources("2", "3Gi", "6Gi"),
@@ -71,7 +71,7 @@ DEFAULT_RESOURCES: Dict[str, StepResources] = {
     "ExampleValidator": StepResources("1", "1Gi", "2Gi"),
     "AnomalyGate": StepResources("1", "1Gi", "2Gi"),
     "Trainer": StepResources("2", "2Gi", "4Gi"),
-    "latest_blessed_model_resolver": StepResources("1", "1Gi", "2Gi"),
+    "ServedBaseline": StepResources("1", "1Gi", "2Gi"),
     "Evaluator": StepResources("2", "3Gi", "6Gi"),
     "Pusher": StepResources("1", "2Gi", "4Gi"),
 }

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 DATA_NODES = ["FileBasedExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator",
               "AnomalyGate"]
-ALL_NODES = DATA_NODES + ["latest_blessed_model_resolver", "Trainer", "Evaluator", "Pusher"]
+ALL_NODES = DATA_NODES + ["ServedBaseline", "Trainer", "Evaluator", "Pusher"]
 
 
 def node_executions(store):
@@ -57,18 +57,18 @@ def test_run_rerun_and_a_worse_model(tmp_path, capsys):
   assert "serving_default" in model.signatures
   out = capsys.readouterr().out
   assert "blessed: yes" in out and "test accuracy:" in out
-  assert "baseline: none (no blessed model before this run)" in out
+  assert "baseline: none (nothing served yet)" in out
   assert f"tensorboard --logdir {first.uris['ModelRun']}" in out
   report_dir = os.path.join(root, "reports", config.pipeline_name, first.run_id)
   assert os.path.getsize(os.path.join(report_dir, "report.png")) > 10_000
   assert "blessed: yes" in open(os.path.join(report_dir, "report.md")).read()
 
-  # A rerun with nothing changed: the Trainer is cached, so the Resolver offers the
-  # candidate as its own baseline. It is evaluated alone, and nothing new is published.
+  # A rerun with nothing changed: the Trainer is cached, so the model being served is the
+  # candidate itself. It is evaluated alone, and nothing new is published.
   rerun = run_and_report(config, root)
   assert rerun.blessed is True and rerun.pushed_to is None
   assert rerun.already_pushed_as == first.pushed_to
-  assert rerun.baseline.startswith("none: this model is already the latest blessed one")
+  assert rerun.baseline.startswith("none: this model is already the one being served")
   assert _versions(config) == [version]
   out = capsys.readouterr().out
   assert f"pushed:  nothing new: {first.pushed_to} already holds this model" in out
@@ -88,8 +88,11 @@ def test_run_rerun_and_a_worse_model(tmp_path, capsys):
   assert failure.startswith("sparse_categorical_accuracy (change vs. baseline)")
   assert second.pushed_to is None
   assert _versions(config) == [version]
-  # It names the model it lost to: the first run's 60-step cnn.
-  assert second.baseline.startswith(f"cnn, 60 steps, trained in run {first.run_id} (")
+  # It names the model it lost to: the version being served, the first run's model.
+  assert second.baseline == (f"the model being served, {first.pushed_to} (pushed from "
+                             f"{first.uris['Model']})")
+  # The baseline step looked again after the push, then found the same version cached.
+  assert executions["ServedBaseline"] == ["COMPLETE", "COMPLETE", "CACHED"]
 
 
 @pytest.mark.parametrize("corrupt,message", [
