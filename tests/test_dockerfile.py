@@ -34,7 +34,7 @@ def _entry_points() -> set:
       points.update(argv[i + 1].rsplit(".", 1)[0] for i, a in enumerate(argv)
                     if a == "--executor_class_path")
   run_fn = spec["root"]["dag"]["tasks"]["Trainer"]["inputs"]["parameters"]["run_fn"]
-  points.add(run_fn["runtimeValue"]["constantValue"]["stringValue"].rsplit(".", 1)[0])
+  points.add(run_fn["runtimeValue"]["constant"].rsplit(".", 1)[0])
   # The Argo workflow: its entrypoint, and each node's executor class in the node IR.
   for template in yaml.safe_load(_load("pipeline-kubeflow-v1.yaml"))["spec"]["templates"]:
     container = template.get("container", {})

@@ -1,11 +1,11 @@
 """Compiles the pipeline for Kubeflow: two targets, one `create_pipeline`.
 
-- `vertex`: the KFP v2 pipeline spec (KubeflowV2DagRunner), for Vertex AI
-  Pipelines. Its Resolver tasks are `resolver` executors, which only Vertex
-  implements, so open-source KFP 2.x backends cannot run it.
+- `vertex`: the KFP v2 pipeline spec, schema 2.1.0 (KubeflowV2DagRunner), for
+  Vertex AI Pipelines. No Resolver: the Evaluator's baseline is ServedBaseline's
+  container step, uncached.
 - `kubeflow`: an Argo workflow (KubeflowDagRunner, kfp 1.8 SDK), for
-  open-source Kubeflow Pipelines: every node, Resolver included, is a container
-  step that records to the cluster's ML Metadata service.
+  open-source Kubeflow Pipelines' v1 path: every node is a container step that
+  records to the cluster's ML Metadata service.
 
 Both expose `pipeline.runtime_parameters` with the compiled values as defaults.
 """
@@ -90,17 +90,23 @@ def vertex_spec(config: PipelineConfig, image: str,
   the machine (Vertex has no requests).
   """
   pods = pods or PodSettings()
+  # Schema 2.1.0: `parameterType`, `runtimeValue.constant`, the inputs spec for each
+  # executor; open-source KFP 2.x accepts nothing older.
   runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
-      config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(default_image=image))
+      config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(default_image=image,
+                                                              use_pipeline_spec_2_1=True))
   spec = runner.run(_pipeline_for_pods(config, pods), write_out=False)["pipelineSpec"]
   spec["defaultPipelineRoot"] = config.pipeline_root
   defaults = runtime_parameters(config)
   for name, definition in spec["root"]["inputDefinitions"]["parameters"].items():
     definition["defaultValue"] = defaults[name]
+  # Its driver (the served version, in the cache key) runs only under TFX's own launcher:
+  # here it must look at the serving directory on every run.
+  spec["root"]["dag"]["tasks"]["ServedBaseline"]["cachingOptions"] = {"enableCache": False}
   executors = spec["deploymentSpec"]["executors"]
   for task, resources in pods.resources.items():
     # TFX's own platform_config misses ExampleGen, so every container is set here.
-    component = spec["components"].get(task)  # Resolvers are no container on Vertex.
+    component = spec["components"].get(task)
     container = executors[component["executorLabel"]].get("container") if component else None
     if container is not None:
       container["resources"] = {"cpuLimit": cpu_cores(resources.cpu),

@@ -35,7 +35,7 @@ def _compile(tmp_path, target: str, *flags: str) -> dict:
 
 
 def _vertex_defaults(spec: dict) -> dict:
-  return {name: (d["type"], d["defaultValue"])
+  return {name: (d["parameterType"], d["defaultValue"])
           for name, d in spec["root"]["inputDefinitions"]["parameters"].items()}
 
 
@@ -54,17 +54,20 @@ def test_compiling_again_reproduces_the_committed_file(tmp_path, target):
 def test_vertex_spec_declares_runtime_parameters_with_the_compiled_defaults(tmp_path):
   spec = _compile(tmp_path, "vertex", "--dataset", "mnist", "--train-steps", "321",
                   "--accuracy-threshold", "0.5", "--output-root", "gs://b/r")
-  assert _vertex_defaults(spec) == {"data_dir": ("STRING", "gs://b/r/idx/mnist"),
-                                    "train_steps": ("INT", 321),
-                                    "accuracy_threshold": ("DOUBLE", 0.5)}
+  assert _vertex_defaults(spec) == {
+      "data_dir": ("STRING", "gs://b/r/idx/mnist"),
+      "serving_dir": ("STRING", "gs://b/r/serving_model/mnist-tfx-mnist/cnn"),
+      "train_steps": ("NUMBER_INTEGER", 321), "accuracy_threshold": ("NUMBER_DOUBLE", 0.5)}
   tasks = spec["root"]["dag"]["tasks"]
   for task, key, name in [("FileBasedExampleGen", "input_base", "data_dir"),
                           ("Trainer", "train_steps", "train_steps"),
-                          ("Evaluator", "accuracy_threshold", "accuracy_threshold")]:
+                          ("Evaluator", "accuracy_threshold", "accuracy_threshold"),
+                          ("ServedBaseline", "serving_dir", "serving_dir"),
+                          ("Pusher", "serving_dir", "serving_dir")]:
     assert tasks[task]["inputs"]["parameters"][key] == {"componentInputParameter": name}
   # The step count is not also baked into train_args.
   assert "num_steps" not in tasks["Trainer"]["inputs"]["parameters"]["train_args"][
-      "runtimeValue"]["constantValue"]["stringValue"]
+      "runtimeValue"]["constant"]
 
 
 def test_kubeflow_workflow_declares_runtime_parameters_with_the_compiled_defaults(tmp_path):
@@ -72,7 +75,8 @@ def test_kubeflow_workflow_declares_runtime_parameters_with_the_compiled_default
                       "0.5", "--output-root", "gs://b/r")
   assert _argo_defaults(workflow) == {
       "pipeline-root": "gs://b/r/pipelines/mnist-tfx-fashion-mnist",
-      "data_dir": "gs://b/r/idx/fashion_mnist", "train_steps": "321",
+      "data_dir": "gs://b/r/idx/fashion_mnist",
+      "serving_dir": "gs://b/r/serving_model/mnist-tfx-fashion-mnist/cnn", "train_steps": "321",
       "accuracy_threshold": "0.5"}
   templates = {t["name"]: t for t in workflow["spec"]["templates"]}
   trainer_args = templates["trainer"]["container"]["args"]
@@ -81,8 +85,8 @@ def test_kubeflow_workflow_declares_runtime_parameters_with_the_compiled_default
       "evaluator"]["container"]["args"]
   assert "data_dir=STRING:{{inputs.parameters.data_dir}}" in templates[
       "filebasedexamplegen"]["container"]["args"]
-  # Open-source KFP: the resolver is an ordinary container step, and metadata is the cluster's.
-  assert "latest-blessed-model-resolver" in templates
+  # The baseline is an ordinary container step, and metadata is the cluster's.
+  assert "servedbaseline" in templates
   config = json.loads(trainer_args[trainer_args.index("--kubeflow_metadata_config") + 1])
   assert config["grpc_config"]["grpc_service_host"] == {
       "environment_variable": "METADATA_GRPC_SERVICE_HOST"}
@@ -98,13 +102,14 @@ def test_spec_carries_config_image_root_and_every_component(tmp_path):
   assert images == {"registry.example/mnist:7"}
   assert set(spec["root"]["dag"]["tasks"]) == {
       "FileBasedExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "AnomalyGate",
-      "Trainer", "Evaluator", "Pusher",
-      # KFP v2 has no resolver node: TFX compiles it into two importer-like resolver tasks.
-      "latest_blessed_model_resolver-model-blessing-resolver",
-      "latest_blessed_model_resolver-model-resolver"}
+      "Trainer", "ServedBaseline", "Evaluator", "Pusher"}
+  # No resolver executor (open-source KFP 2.x implements none); the baseline runs uncached.
+  assert all("resolver" not in e for e in spec["deploymentSpec"]["executors"].values())
+  assert spec["root"]["dag"]["tasks"]["ServedBaseline"]["cachingOptions"] == {
+      "enableCache": False}
   assert "AnomalyGate" in spec["root"]["dag"]["tasks"]["Trainer"]["dependentTasks"]
   trainer_params = spec["root"]["dag"]["tasks"]["Trainer"]["inputs"]["parameters"]
-  custom_config = trainer_params["custom_config"]["runtimeValue"]["constantValue"]["stringValue"]
+  custom_config = trainer_params["custom_config"]["runtimeValue"]["constant"]
   assert '"model": "vgg_like"' in custom_config
 
 
@@ -129,7 +134,7 @@ def test_vertex_training_runs_the_trainer_over_worker_pools(tmp_path):
   spec = _compile(tmp_path, "vertex", "--image", "gcr.io/p/mnist:1", "--vertex-project", "p",
                   "--vertex-region", "europe-west4", "--distribute", "parameter_server")
   params = spec["root"]["dag"]["tasks"]["Trainer"]["inputs"]["parameters"]
-  custom_config = json.loads(params["custom_config"]["runtimeValue"]["constantValue"]["stringValue"])
+  custom_config = json.loads(params["custom_config"]["runtimeValue"]["constant"])
   assert custom_config["hparams"]["distribute"] == "parameter_server"
   assert custom_config["ai_platform_enable_vertex"] is True
   assert custom_config["ai_platform_vertex_region"] == "europe-west4"
@@ -183,7 +188,7 @@ def test_every_committed_step_has_requests_and_a_memory_limit(target):
   else:
     executors = compiled["deploymentSpec"]["executors"]
     containers = [e["container"] for e in executors.values() if "container" in e]
-    assert len(containers) == 8
+    assert len(containers) == len(executors) == 9  # Every step a container, the baseline too.
     assert all(set(c["resources"]) == {"cpuLimit", "memoryLimit"} for c in containers)
 
 
@@ -214,7 +219,7 @@ def test_vertex_accelerator_and_resources(tmp_path):
   spec = _compile(tmp_path, "vertex", "--image", "gcr.io/p/mnist:1-gpu", "--vertex-project", "p",
                   "--vertex-accelerator", "NVIDIA_TESLA_T4:2", "--resources", "Evaluator=4,6Gi,8Gi")
   params = spec["root"]["dag"]["tasks"]["Trainer"]["inputs"]["parameters"]
-  custom_config = json.loads(params["custom_config"]["runtimeValue"]["constantValue"]["stringValue"])
+  custom_config = json.loads(params["custom_config"]["runtimeValue"]["constant"])
   pools = custom_config["ai_platform_training_args"]["job_spec"]["worker_pool_specs"]
   # GPUs on the chief and the workers; the parameter servers only hold variables.
   assert [p["machine_spec"].get("accelerator_type") for p in pools] == [

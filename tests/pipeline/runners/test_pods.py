@@ -10,7 +10,7 @@ from pipeline.runners import pods
 def test_defaults_cover_every_step_with_requests_under_limits():
   assert set(pods.DEFAULT_RESOURCES) == {
       "FileBasedExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "AnomalyGate",
-      "Trainer", "latest_blessed_model_resolver", "Evaluator", "Pusher"}
+      "Trainer", "ServedBaseline", "Evaluator", "Pusher"}
   for step in pods.DEFAULT_RESOURCES.values():
     assert pods.memory_bytes(step.memory) <= pods.memory_bytes(step.memory_limit)
     assert pods.cpu_cores(step.cpu) > 0

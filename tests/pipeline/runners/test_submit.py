@@ -27,6 +27,8 @@ REGISTRY_IMAGE = "europe-docker.pkg.dev/team/ml/mnist-tfx:0.1.0"
 # The committed files are compiled with `make compile`: Fashion-MNIST's defaults.
 STEPS = TRAINING_DEFAULTS["fashion_mnist"].train_steps
 THRESHOLD = ACCURACY_THRESHOLDS["fashion_mnist"]
+SERVING_DIR = "gs://YOUR_BUCKET/mnist-tfx/serving_model/mnist-tfx-fashion-mnist/cnn"
+TEAM_SERVING_DIR = SERVING_DIR.replace("YOUR_BUCKET", "team-bucket")
 
 
 def _declared(path):
@@ -69,12 +71,12 @@ def test_params_override_defaults_and_are_typed():
   values = submit.parameter_values(_declared(VERTEX_FILE), ["train_steps=5000",
                                                             "data_dir=gs://b/idx"])
   assert values == {"train_steps": 5000, "accuracy_threshold": THRESHOLD,
-                    "data_dir": "gs://b/idx"}
+                    "data_dir": "gs://b/idx", "serving_dir": SERVING_DIR}
 
 
 @pytest.mark.parametrize("param, message", [
     ("epochs=3", "--param epochs: unknown parameter; this pipeline takes accuracy_threshold, "
-                 "data_dir, train_steps"),
+                 "data_dir, serving_dir, train_steps"),
     ("train_steps=lots", "--param train_steps=lots: expected int"),
     ("train_steps", "--param 'train_steps': write it as name=value"),
 ])
@@ -89,7 +91,7 @@ def test_unknown_param_is_one_line_before_any_network_call():
   assert proc.returncode == 1 and seconds < 15
   assert proc.stderr.strip().splitlines() == [
       "error: --param epochs: unknown parameter; this pipeline takes accuracy_threshold, "
-      "data_dir, pipeline-root, train_steps"]
+      "data_dir, pipeline-root, serving_dir, train_steps"]
 
 
 @pytest.mark.parametrize("target, path", [("kubeflow", KUBEFLOW_FILE), ("vertex", VERTEX_FILE)])
@@ -205,6 +207,7 @@ def test_kubeflow_run_carries_the_workflow_and_every_parameter(tmp_path):
   params = {p["name"]: p["value"] for p in run["pipeline_spec"]["parameters"]}
   assert params == {"train_steps": "77", "accuracy_threshold": str(THRESHOLD),
                     "data_dir": "gs://team-bucket/mnist-tfx/idx/fashion_mnist",
+                    "serving_dir": TEAM_SERVING_DIR,
                     "pipeline-root": "gs://team-bucket/mnist-tfx/pipelines/mnist-tfx-fashion-mnist"}
   with open(path) as f:
     assert yaml.safe_load(run["pipeline_spec"]["workflow_manifest"]) == yaml.safe_load(f)
@@ -253,10 +256,11 @@ def test_vertex_job_is_built_offline_with_every_run_option(tmp_path):
   assert sent["displayName"] == "Nightly"
   assert sent["serviceAccount"] == "runner@team.iam.gserviceaccount.com"
   assert sent["runtimeConfig"]["gcsOutputDirectory"] == "gs://team-bucket/adhoc"
-  # Schema 2.0.0 specs take typed `parameters` (int64 as a string, as protobuf JSON writes it).
-  assert sent["runtimeConfig"]["parameters"] == {
-      "train_steps": {"intValue": "900"}, "accuracy_threshold": {"doubleValue": THRESHOLD},
-      "data_dir": {"stringValue": "gs://team-bucket/mnist-tfx/idx/fashion_mnist"}}
+  # Schema 2.1.0 specs take `parameterValues`: plain JSON values.
+  assert sent["runtimeConfig"]["parameterValues"] == {
+      "train_steps": 900, "accuracy_threshold": THRESHOLD,
+      "data_dir": "gs://team-bucket/mnist-tfx/idx/fashion_mnist",
+      "serving_dir": TEAM_SERVING_DIR}
   tasks = sent["pipelineSpec"]["root"]["dag"]["tasks"]
   assert {str(t.get("cachingOptions")) for t in tasks.values()} == {"{'enableCache': False}"}
   cached = submit.vertex_job(path, "team", "europe-west4", values, RunOptions(),
