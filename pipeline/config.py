@@ -26,6 +26,8 @@ ACCURACY_THRESHOLDS: Dict[str, float] = {"fashion_mnist": 0.90, "mnist": 0.985}
 # the KFP v2 spec for Vertex AI Pipelines, the Argo workflow for open-source KFP.
 KFP_TARGET_FILES: Dict[str, str] = {"vertex": "pipeline.yaml",
                                     "kubeflow": "pipeline-kubeflow-v1.yaml"}
+# `submit` only: open-source KFP 2.x runs pipeline.yaml, the same spec as Vertex AI.
+KFP2_TARGET = "kubeflow-v2"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The `compile` and `submit` command lines (pipeline.kubeflow_commands does the work)."""
 
 from pipeline import cli_args as shared
+from pipeline.config import KFP2_TARGET
 
 
 def add_compile_command(sub) -> None:
@@ -56,11 +57,13 @@ def add_submit_command(sub) -> None:
   """submit: start a run of a compiled file."""
   sbm = sub.add_parser(
       "submit", help="start a run of a compiled pipeline on Vertex AI or Kubeflow Pipelines",
-      description="Submits pipeline.yaml (--target vertex, through google-cloud-aiplatform) "
-      "or pipeline-kubeflow-v1.yaml (--target kubeflow, through the kfp 1.8 client) and "
+      description="Submits pipeline.yaml (--target vertex, through google-cloud-aiplatform; "
+      "--target kubeflow-v2, to open-source Kubeflow Pipelines 2.x through its v2beta1 REST "
+      "API) or pipeline-kubeflow-v1.yaml (--target kubeflow, KFP's deprecated v1 path, "
+      "through the kfp 1.8 client) and "
       "prints the run's URL. Every parameter the file declares gets its compiled default "
       "unless --param overrides it; unknown parameters are refused before any network call.")
-  sbm.add_argument("--target", required=True, choices=("vertex", "kubeflow"))
+  sbm.add_argument("--target", required=True, choices=("vertex", KFP2_TARGET, "kubeflow"))
   sbm.add_argument("--file", help="compiled file (default: the target's file from `compile`)")
   sbm.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="override a run-time parameter, e.g. train_steps=5000; repeatable")
@@ -78,7 +81,16 @@ def add_submit_command(sub) -> None:
   vertex = sbm.add_argument_group("--target vertex")
   vertex.add_argument("--project", help="Google Cloud project")
   vertex.add_argument("--region", default="us-central1", help="default: us-central1")
-  kubeflow = sbm.add_argument_group("--target kubeflow")
+  kfp2 = sbm.add_argument_group(f"--target {KFP2_TARGET} (also takes --host, --experiment, "
+                                "--namespace and --token-file)")
+  kfp2.add_argument("--wait", action="store_true", help="follow the run to its end, printing "
+                    "each task's state; exit 1 unless it succeeds")
+  kfp2.add_argument("--poll-seconds", type=float, default=10.0, help="default: %(default)s")
+  kfp2.add_argument("--wait-timeout", type=float, default=6 * 3600.0,
+                    help="seconds to follow the run (default: %(default)s)")
+  kfp2.add_argument("--request-timeout", type=float, default=30.0,
+                    help="seconds for each API call (default: %(default)s)")
+  kubeflow = sbm.add_argument_group("--target kubeflow and kubeflow-v2")
   kubeflow.add_argument("--host", help="Kubeflow Pipelines API, e.g. http://127.0.0.1:8080")
   kubeflow.add_argument("--experiment", default="mnist-tfx", help="default: mnist-tfx")
   kubeflow.add_argument("--namespace", help="a multi-user install's profile namespace, where "

@@ -4,9 +4,11 @@ Every flag is checked here, in one line each, before TFX loads.
 """
 
 import argparse
+import os
+import sys
 
 from pipeline import checks, commands
-from pipeline.config import KFP_TARGET_FILES, VertexTraining
+from pipeline.config import KFP2_TARGET, KFP_TARGET_FILES, VertexTraining
 from pipeline.console import loading
 from trainer_module import hparams as hp
 
@@ -75,6 +77,9 @@ def _check_s3_flags(args: argparse.Namespace, targets) -> None:
 
 def submit_pipeline(args: argparse.Namespace) -> None:
   from pipeline.runners import run_options, submit  # pylint: disable=import-outside-toplevel
+  if args.target == KFP2_TARGET:
+    _submit_kfp2(args)
+    return
   if args.target == "vertex" and (args.namespace or args.token_file):
     raise checks.UsageError("--namespace and --token-file are for --target kubeflow")
   needed = {"vertex": ("project",), "kubeflow": ("host",)}[args.target]
@@ -89,3 +94,28 @@ def submit_pipeline(args: argparse.Namespace) -> None:
                       project=args.project, region=args.region, host=args.host,
                       experiment=args.experiment, namespace=args.namespace)
   print(f"submitted: {url}")
+
+
+def _submit_kfp2(args: argparse.Namespace) -> None:
+  """pipeline.yaml to open-source KFP 2.x through its v2beta1 API; --wait follows the run."""
+  from pipeline.runners import run_options, submit, submit_v2  # pylint: disable=import-outside-toplevel
+  if not args.host:
+    raise checks.UsageError(f"--target {KFP2_TARGET} needs --host")
+  if not args.caching:  # v2beta1 runs have no caching switch of their own.
+    raise checks.UsageError(f"--no-cache: not available for --target {KFP2_TARGET}; compile "
+                            "with caching off instead")
+  path = args.file or KFP_TARGET_FILES[KFP2_TARGET]
+  compiled = submit.load_compiled(path)
+  values = submit.parameter_values(submit.declared_parameters(compiled), args.param)
+  run_options.check_placeholders(path, compiled)
+  token = run_options.bearer_token(args.token_file, dict(os.environ))
+  name = compiled.get("pipelineInfo", {}).get("name", "mnist-tfx")
+  created = submit_v2.submit_v2(args.host, path, values, args.pipeline_root, args.namespace,
+                                token, args.run_name or name, name, args.experiment,
+                                timeout=args.request_timeout)
+  print(f"submitted: {created['url']}")
+  if args.wait:
+    state = submit_v2.wait_for_run(args.host, created["run_id"], token, args.poll_seconds,
+                                   args.wait_timeout, sys.stdout)
+    if state != "SUCCEEDED":
+      raise submit.SubmitError(f"run {created['run_id']} ended {state}: {created['url']}")

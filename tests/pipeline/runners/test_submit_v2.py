@@ -368,3 +368,21 @@ def test_the_fake_refuses_what_the_api_refuses(spec):
     assert (nameless.status_code, nameless.json()["code"]) == (500, 13)
     both = _post_run(api, {**good, "pipeline_spec": {}})
     assert both.status_code == 400 and "oneof" in both.json()["message"]
+
+
+def test_submit_target_kubeflow_v2_runs_pipeline_yaml_and_waits(tmp_path, capsys):
+  from pipeline import cli  # pylint: disable=import-outside-toplevel
+  path = tmp_path / "pipeline.yaml"
+  with open(os.path.join(REPO, "pipeline.yaml")) as f:
+    path.write_text(f.read().replace("YOUR_BUCKET", "team-bucket").replace(
+        "mnist-tfx:0.1.0", "registry.example/mnist-tfx:1"))
+  with FakeKfp2() as api:
+    api.script_run([("RUNNING", {"FileBasedExampleGen": "RUNNING"}),
+                    ("SUCCEEDED", {"FileBasedExampleGen": "SUCCEEDED", "Pusher": "SUCCEEDED"})])
+    cli.main(["submit", "--target", "kubeflow-v2", "--host", api.host, "--file", str(path),
+              "--param", "train_steps=7", "--wait", "--poll-seconds", "0.01"])
+    [run] = api.calls("POST", f"{API}/runs")
+  assert run.body["runtime_config"]["parameters"]["train_steps"] == 7
+  out = capsys.readouterr().out.splitlines()
+  assert out[0].startswith(f"submitted: {api.host}/#/runs/details/")
+  assert "task Pusher: SUCCEEDED" in out and out[-1].endswith(": SUCCEEDED")
