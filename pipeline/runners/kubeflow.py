@@ -26,6 +26,7 @@ from pipeline.config import PipelineConfig, VertexTraining, config_under_root
 from pipeline.data.files import write_atomically
 from pipeline.data.s3 import with_s3_beam_args
 from pipeline.pipeline import create_pipeline, runtime_parameters
+from pipeline.runners.kubeflow_v2 import for_both_backends
 from pipeline.runners.pods import (DEFAULT_RESOURCES, StepResources, Volume, beam_args_for,
                                    cpu_cores, memory_bytes)
 from trainer_module.hparams import HParams
@@ -100,9 +101,7 @@ def vertex_spec(config: PipelineConfig, image: str,
   defaults = runtime_parameters(config)
   for name, definition in spec["root"]["inputDefinitions"]["parameters"].items():
     definition["defaultValue"] = defaults[name]
-  # Its driver (the served version, in the cache key) runs only under TFX's own launcher:
-  # here it must look at the serving directory on every run.
-  spec["root"]["dag"]["tasks"]["ServedBaseline"]["cachingOptions"] = {"enableCache": False}
+  for_both_backends(spec)
   executors = spec["deploymentSpec"]["executors"]
   for task, resources in pods.resources.items():
     # TFX's own platform_config misses ExampleGen, so every container is set here.

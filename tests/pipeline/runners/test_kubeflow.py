@@ -102,11 +102,21 @@ def test_spec_carries_config_image_root_and_every_component(tmp_path):
   assert images == {"registry.example/mnist:7"}
   assert set(spec["root"]["dag"]["tasks"]) == {
       "FileBasedExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "AnomalyGate",
-      "Trainer", "ServedBaseline", "Evaluator", "Pusher"}
+      "Trainer", "ServedBaseline", "Evaluator", "Pusher", "ExampleGenDriver"}
   # No resolver executor (open-source KFP 2.x implements none); the baseline runs uncached.
   assert all("resolver" not in e for e in spec["deploymentSpec"]["executors"].values())
-  assert spec["root"]["dag"]["tasks"]["ServedBaseline"]["cachingOptions"] == {
-      "enableCache": False}
+  tasks = spec["root"]["dag"]["tasks"]
+  for uncached in ("ServedBaseline", "ExampleGenDriver"):
+    assert tasks[uncached]["cachingOptions"] == {"enableCache": False}
+  # ExampleGen's driver is a task of its own (KFP 2.x never runs preCacheCheck), and its
+  # span and fingerprint reach ExampleGen's inputs, so its cache key follows the data.
+  assert all("lifecycle" not in e.get("container", {})
+             for e in spec["deploymentSpec"]["executors"].values())
+  gen = tasks["FileBasedExampleGen"]["inputs"]["parameters"]
+  assert gen["input_fingerprint"] == {"taskOutputParameter": {
+      "producerTask": "ExampleGenDriver", "outputParameterKey": "input_fingerprint"}}
+  assert tasks["ExampleGenDriver"]["inputs"]["parameters"]["input_base"] == {
+      "componentInputParameter": "data_dir"}
   assert "AnomalyGate" in spec["root"]["dag"]["tasks"]["Trainer"]["dependentTasks"]
   trainer_params = spec["root"]["dag"]["tasks"]["Trainer"]["inputs"]["parameters"]
   custom_config = trainer_params["custom_config"]["runtimeValue"]["constant"]
@@ -188,7 +198,8 @@ def test_every_committed_step_has_requests_and_a_memory_limit(target):
   else:
     executors = compiled["deploymentSpec"]["executors"]
     containers = [e["container"] for e in executors.values() if "container" in e]
-    assert len(containers) == len(executors) == 9  # Every step a container, the baseline too.
+    # Every step a container: the baseline and ExampleGen's driver too.
+    assert len(containers) == len(executors) == 10
     assert all(set(c["resources"]) == {"cpuLimit", "memoryLimit"} for c in containers)
 
 
