@@ -135,7 +135,8 @@ def _add_experiment_command(sub) -> None:
       "--warmup-steps 0 --no-augment --no-augment-flip")
   shared.dataset_arg(exp, nargs="+", default=["mnist", "fashion_mnist"],
                help="default: mnist fashion_mnist")
-  hp.add_flags(exp, defaults.per_dataset_fields(), multi=True)
+  hp.add_flags(exp, defaults.per_dataset_fields(), multi=True, help_for={
+      "model": f"architectures (default: all of them: {' '.join(hp.MODEL_NAMES)})"})
   exp.add_argument("--output-root", default="output",
                    help="results go to OUTPUT_ROOT/experiments (default: ./output)")
   exp.add_argument("--data-dir", action="append", default=[], metavar="DATASET=DIR",

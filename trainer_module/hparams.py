@@ -220,12 +220,14 @@ def flag_name(field: str) -> str:
   return field if field.isupper() else "--" + field.replace("_", "-")
 
 
-def add_flags(parser, per_dataset: Mapping[str, Mapping[str, Any]], multi: bool = False) -> None:
+def add_flags(parser, per_dataset: Mapping[str, Mapping[str, Any]], multi: bool = False,
+              help_for: Optional[Mapping[str, str]] = None) -> None:
   """Adds a flag per settable field to an argparse parser; unset flags stay None.
 
   `per_dataset` maps dataset -> field defaults that replace the field's own
   (the help lists them). With `multi`, every flag but the on/off switches takes
-  one or more values (an experiment grid multiplies them).
+  one or more values (an experiment grid multiplies them). `help_for` replaces a
+  field's help where the caller's default differs (the grid runs every model).
   """
   for field, text in _FLAG_HELP.items():
     kwargs: Dict[str, Any] = {"default": None}
@@ -245,7 +247,7 @@ def add_flags(parser, per_dataset: Mapping[str, Mapping[str, Any]], multi: bool 
                + others + ")")
     elif field not in _DEFAULT_IN_HELP:
       text += f" (default: {_FIELD_DEFAULTS[field]})"
-    parser.add_argument(flag_name(field), help=text, **kwargs)
+    parser.add_argument(flag_name(field), help=(help_for or {}).get(field, text), **kwargs)
 
 
 def flag_values(args) -> Dict[str, Any]:

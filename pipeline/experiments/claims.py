@@ -114,6 +114,15 @@ def _budget_caveats(groups: Sequence[Group]) -> List[str]:
   return caveats
 
 
+def _refutation_limits(groups: Sequence[Group]) -> List[str]:
+  """Why a refutation cannot stand on these groups: fewer than 2 seeds, or a run whose
+  validation accuracy was still rising (not converged)."""
+  limits = [f"{g.name}: {len(g.rows)} seed(s), fewer than 2" for g in groups if len(g.rows) < 2]
+  limits += [f"{name}: not converged" for g in groups for name, c in zip(g.runs, g.curves)
+             if _still_rising(c["validation_accuracy"]) is not None]
+  return limits
+
+
 def _claim1(claim: Claim, cnn: Group, tf_layers: Group) -> None:
   gap = abs(cnn.mean("test_accuracy") - tf_layers.mean("test_accuracy"))
   spread = max(cnn.spread("test_accuracy") or 0.0, tf_layers.spread("test_accuracy") or 0.0)
@@ -239,6 +248,10 @@ def check_claims(results: Dict[str, Dict[str, Any]], settings: str) -> List[Clai
       claim.evidence = [f"{g.name}: test accuracy {g.describe('test_accuracy')}, test loss "
                         f"{g.describe('test_loss')}" for g in pair]
       decide(claim, *pair)
+      limits = _refutation_limits(pair) if claim.verdict == "refuted" else []
+      if limits:  # Short or single runs can fail to show a claim; they cannot refute it.
+        claim.verdict = INCONCLUSIVE
+        claim.reason = f"against the claim so far ({claim.reason}), but " + "; ".join(limits)
       if claim.verdict in ("confirmed", "refuted"):
         claim.caveats = _budget_caveats(pair)
     claims.append(claim)

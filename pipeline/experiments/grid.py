@@ -11,10 +11,6 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 from trainer_module import defaults
 from trainer_module.hparams import HParams
 
-# The workshop's grid.
-DEFAULT_DATASETS = ("mnist", "fashion_mnist")
-DEFAULT_MODELS = ("cnn", "cnn_tf_layers", "vgg_like")
-
 
 @dataclasses.dataclass(frozen=True)
 class Cell:

@@ -173,3 +173,13 @@ def test_a_terminal_is_told_what_is_loading_at_once(tmp_path):
   piped = _pipeline("prepare-data", "--data-dir", str(tmp_path / "idx"), "--output",
                     str(tmp_path / "o"), "--overwrite", timeout=300)
   assert "loading" not in piped.stderr
+
+
+def test_experiment_help_names_the_models_the_grid_really_runs(capsys):
+  from pipeline import grid_commands  # pylint: disable=import-outside-toplevel
+  with pytest.raises(SystemExit):
+    cli.main(["experiment", "--help"])
+  text = " ".join(capsys.readouterr().out.split())
+  args = cli.build_parser().parse_args(["experiment", "--train-steps", "5"])
+  models = sorted({c.hparams.model for c in grid_commands.experiment_cells(args)})
+  assert f"(default: all of them: {' '.join(models)})" in text

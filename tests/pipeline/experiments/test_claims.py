@@ -124,3 +124,17 @@ def test_a_seed_names_a_replicate_but_not_its_settings():
   assert [c.hparams_dict()["seed"] for c in replicates] == [1, 2]
   assert [c.name for c in replicates] == ["mnist-cnn-100steps-lr0.001-constant-seed1",
                                           "mnist-cnn-100steps-lr0.001-constant-seed2"]
+
+
+def test_one_seed_or_an_unconverged_run_never_refutes():
+  one_seed = _claims(_result("mnist", "cnn", 0.990), _result("mnist", "cnn_tf_layers", 0.970))[1]
+  assert one_seed.verdict == "inconclusive at this budget"
+  assert one_seed.reason.startswith("against the claim so far (the accuracies differ by 0.0200)")
+  assert "1 seed(s), fewer than 2" in one_seed.reason
+  rising = dict(validation_accuracy=[0.80, 0.85, 0.88, 0.90])
+  unconverged = _claims(*[_result("mnist", "cnn", x, seed=i, **rising)
+                          for i, x in enumerate([0.990, 0.991])],
+                        *[_result("mnist", "cnn_tf_layers", x, seed=i)
+                          for i, x in enumerate([0.970, 0.971])])[1]
+  assert unconverged.verdict == "inconclusive at this budget"
+  assert "not converged" in unconverged.reason
