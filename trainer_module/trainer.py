@@ -132,6 +132,28 @@ def seed_tensorflow(hparams: HParams) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
+# A checkpoint the chief deletes (keep_checkpoint_max) while a slow evaluator restores it:
+# Saver.restore raises a plain ValueError with this text; TF's evaluator loop skips only a
+# NotFoundError. Seen on a loaded 2-core machine in test_cluster's ps+evaluator run.
+_DELETED_CHECKPOINT = "is not a valid checkpoint"
+_EVALUATOR_ATTEMPTS = 5
+
+
+def _train_and_evaluate(estimator, train_spec, eval_spec, role: ClusterRole):
+  """`tf_estimator.train_and_evaluate`; an evaluator task whose checkpoint was deleted under
+  it starts again from the newest one instead of failing the cluster."""
+  for attempt in range(1, _EVALUATOR_ATTEMPTS + 1):
+    try:
+      return tf_estimator.train_and_evaluate(estimator, train_spec, eval_spec)
+    except ValueError as e:
+      if (role.task_type != "evaluator" or _DELETED_CHECKPOINT not in str(e)
+          or attempt == _EVALUATOR_ATTEMPTS):
+        raise
+      _LOG.warning("the checkpoint being evaluated was deleted by the chief (%s); "
+                   "evaluating the newest one", str(e).splitlines()[0])
+  return None
+
+
 def train_and_export(hparams: HParams, train_files: Sequence[str], eval_files: Sequence[str],
                      model_dir: str, export_dir: str, strategy: Optional[Any] = None,
                      role: Optional[ClusterRole] = None) -> Dict[str, Any]:
@@ -163,7 +185,7 @@ def train_and_export(hparams: HParams, train_files: Sequence[str], eval_files: S
       hooks=[progress] + ([EarlyStopping(best)] if best else []))
   eval_spec = tf_estimator.EvalSpec(eval_input, steps=hparams.eval_steps, throttle_secs=0,
                                     start_delay_secs=0, exporters=[best] if best else None)
-  result = tf_estimator.train_and_evaluate(estimator, train_spec, eval_spec)
+  result = _train_and_evaluate(estimator, train_spec, eval_spec, role)
   report: Dict[str, Any] = {"task": role.name, "local_steps": progress.local_steps,
                             "last_loss": progress.last_loss,
                             "train_seconds": progress.seconds,
