@@ -4,6 +4,8 @@ SHELL := /bin/bash
 VENV := .venv
 # The kfp 2.x SDK's own venv (see its rule below).
 KFP2_VENV := .venv-kfp2
+# The documentation site's tools (mkdocs), in a venv of their own (see its rule below).
+DOCS_VENV := .venv-docs
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
@@ -27,7 +29,7 @@ PYTHON310 ?= $(shell for p in python3.10 $${PYENV_ROOT:-$$HOME/.pyenv}/versions/
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { command -v "$$p"; break; }; done)
 
 .PHONY: venv run fetch prepare test test-real test-all bench lock lock-kfp2 compile image experiments \
-	clean lint wipe-output
+	clean lint wipe-output docs docs-venv lock-docs
 
 venv: $(VENV)/.synced $(KFP2_VENV)/.synced
 
@@ -66,6 +68,26 @@ lock: lock-kfp2
 lock-kfp2:
 	$(UV) pip compile -q --python $(PY) --python-version 3.10 --python-platform x86_64-unknown-linux-gnu \
 	  --generate-hashes requirements-kfp2.in -o requirements-kfp2.lock
+
+# The docs site (mkdocs.yml, docs/): --strict turns a broken link, a missing anchor or a page
+# left out of the nav into a failed build. mkdocs has a venv of its own, from a hashed lock, so
+# the site's tools never touch .venv's locked stack; built with .venv's uv and base Python 3.10.
+docs-venv: $(DOCS_VENV)/.synced
+
+$(DOCS_VENV)/.synced: requirements-docs.lock Makefile | $(VENV)/.synced
+	@test -x $(DOCS_VENV)/bin/python || $(UV) venv -q --clear $(DOCS_VENV) \
+	  --python "$$($(PY) -c 'import os, sys; print(os.path.realpath(sys.executable))')"
+	$(UV) pip sync -q --require-hashes --python $(DOCS_VENV)/bin/python requirements-docs.lock
+	@touch $@
+
+# Not --quiet: with it mkdocs 1.6.1 drops the warnings before --strict counts them (a broken
+# link then passed).
+docs: $(DOCS_VENV)/.synced
+	$(DOCS_VENV)/bin/mkdocs build --strict --site-dir site
+
+lock-docs:
+	$(UV) pip compile -q --python $(PY) --python-version 3.10 --python-platform x86_64-unknown-linux-gnu \
+	  --generate-hashes requirements-docs.in -o requirements-docs.lock
 
 run: venv
 	$(PY) -m pipeline run --dataset $(DATASET) --model $(MODEL) $(ARGS)
