@@ -21,7 +21,9 @@ from pipeline.serving import client
 from tests.conftest import idx_name
 from trainer_module import export
 
-README = os.path.join(os.path.dirname(__file__), "..", "..", "..", "README.md")
+# The serving commands moved from README.md to this docs page.
+SERVING_DOC = os.path.join(os.path.dirname(__file__), "..", "..", "..", "docs",
+                           "evaluation-and-serving.md")
 
 
 def _pngs(tiny_tfrecords, tmp_path, count=12):
@@ -46,8 +48,8 @@ def _unb64(value):
   return base64.b64decode(value["b64"])
 
 
-def test_the_readme_shows_these_commands():
-  with open(README, encoding="utf-8") as f:
+def test_the_serving_docs_show_these_commands():
+  with open(SERVING_DOC, encoding="utf-8") as f:
     text = f.read()
   serving = text[text.index("\n## Serving"):]
   for command in ("python -m pipeline.serving.client body predict",
