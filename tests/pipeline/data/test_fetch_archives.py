@@ -48,6 +48,20 @@ def _fetch_npm(spec, cache) -> pytest.ExceptionInfo:
 ESCAPE = escape_members(ups=4)
 
 
+def test_the_escape_fixture_defeats_tarfiles_data_filter_on_this_python(tmp_path):
+  """Proves the fixture is a real escape here, so the tests below that it fails to escape
+  can fail: CPython before 3.10.18 extracts it, through filter="data", to outside."""
+  (tmp_path / "outside").mkdir()
+  where = tmp_path / "cache" / "tiny" / ".fetch-1-x" / "npm"  # Where the old code extracted.
+  where.mkdir(parents=True)
+  with tarfile.open(write_tar(str(tmp_path / "escape.tgz"), ESCAPE)) as tar:
+    try:
+      tar.extractall(where, filter="data")
+    except tarfile.FilterError as e:  # A CPython with the fix.
+      pytest.skip(f"this CPython's data filter refuses the chain: {e}")
+  assert (tmp_path / "outside" / "PWNED").read_bytes() == b"pwned\n"
+
+
 @pytest.mark.parametrize("pinned_to,expected", [
     ("real", "bytes, expected the pinned 11,496,804"),  # Not the pinned tarball: never opened.
     ("itself", f"member {NPM_DIR}/train-images-idx3-ubyte is a symbolic link to 'escape/PWNED'")])
