@@ -17,7 +17,7 @@ from pipeline.data import contract
 from pipeline.data.datasets import ArchivePin, DatasetSpec
 
 IDX_FILES = contract.all_idx_files()
-Member = Tuple[tarfile.TarInfo, Optional[bytes]]
+Member = Tuple[tarfile.TarInfo, Optional[bytes]]  # Or a reader, for write_tar.
 
 
 def tiny_spec(idx_dir: str, **fields) -> DatasetSpec:
@@ -80,10 +80,11 @@ def escape_members(ups: int, outside: str = "outside") -> List[Member]:
 
 
 def write_tar(path: str, members: Iterable[Member], mode: str = "w:gz") -> str:
-  """Writes the members, in order, into a tar at `path`; returns `path`."""
+  """Writes the members, in order, into a tar at `path`; returns `path`. A member's data
+  may also be anything with `read(n)`, for members too big to hold."""
   with tarfile.open(path, mode) as tar:
     for info, data in members:
-      tar.addfile(info, io.BytesIO(data) if data is not None else None)
+      tar.addfile(info, io.BytesIO(data) if isinstance(data, bytes) else data)
   return path
 
 
