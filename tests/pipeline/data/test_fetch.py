@@ -1,10 +1,8 @@
 """Dataset acquisition against real HTTP servers on 127.0.0.1."""
 
-import functools
 import glob
 import gzip
 import hashlib
-import http.server
 import os
 import shutil
 import socket
@@ -16,21 +14,11 @@ import time
 import pytest
 
 from pipeline.data import contract, fetch
-from pipeline.data.datasets import DatasetSpec, get_dataset
+from pipeline.data.datasets import get_dataset
 from pipeline.data.sources import DirectorySource, MirrorSource, Timeouts, default_sources
 from tests.conftest import write_dataset
 
 IDX_FILES = contract.all_idx_files()
-
-
-@pytest.fixture
-def spec(idx_dir):
-  """A dataset spec whose checksums are those of the tiny fixture files."""
-  digests = {}
-  for name in IDX_FILES:
-    with open(os.path.join(idx_dir, name), "rb") as f:
-      digests[name] = hashlib.sha256(f.read()).hexdigest()
-  return DatasetSpec(name="tiny", sha256=digests, mirrors=())
 
 
 def _gzip_dir(src: str, dest: str) -> str:
@@ -40,24 +28,6 @@ def _gzip_dir(src: str, dest: str) -> str:
     with open(os.path.join(src, name), "rb") as f, open(os.path.join(dest, name + ".gz"), "wb") as out:
       out.write(gzip.compress(f.read(), compresslevel=1))
   return dest
-
-
-@pytest.fixture
-def serve():
-  """Starts HTTP servers on 127.0.0.1 for directories; stops them afterwards."""
-  servers = []
-
-  def start(directory: str) -> str:
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=directory)
-    handler.log_message = lambda *a: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    servers.append(server)
-    return f"http://127.0.0.1:{server.server_address[1]}/"
-  yield start
-  for server in servers:
-    server.shutdown()
-    server.server_close()
 
 
 def _dead_url() -> str:
@@ -166,7 +136,7 @@ class _Hanging:
   def _drip(self, conn):
     try:
       conn.recv(4096)
-      conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 100000000\r\n\r\n")
+      conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 1000\r\n\r\n")
       while not self.stop.wait(0.2):
         conn.sendall(b"x")
     except OSError:
