@@ -85,7 +85,7 @@ def test_bearer_token_from_a_file_or_the_pods_projected_token(tmp_path):
     run_options.bearer_token(str(tmp_path / "empty"), {})
 
 
-@pytest.mark.parametrize("mode", [0o666, 0o644, 0o640, 0o620, 0o604])
+@pytest.mark.parametrize("mode", [0o666, 0o644, 0o640, 0o620, 0o604], ids=oct)
 def test_a_token_file_open_to_group_or_others_is_refused_like_an_ssh_key(tmp_path, mode):
   path = tmp_path / "my token"
   path.write_text("eyJ.secret\n")
