@@ -97,4 +97,8 @@ def add_submit_command(sub) -> None:
                         "the experiment and run are created")
   kubeflow.add_argument("--token-file", help="file holding a bearer token for the API "
                         "(default: the pod's projected token at "
-                        "/var/run/secrets/kubeflow/pipelines/token when there is one)")
+                        "/var/run/secrets/kubeflow/pipelines/token when there is one); "
+                        "mode 600, like an ssh key")
+  kubeflow.add_argument("--allow-insecure-http", action="store_true",
+                        help="send the token over plain http:// to another machine too (by "
+                        "default only https:// or a loopback port-forward)")

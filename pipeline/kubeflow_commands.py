@@ -91,8 +91,8 @@ def submit_pipeline(args: argparse.Namespace) -> None:
                                pipeline_root=args.pipeline_root,
                                service_account=args.service_account)
   url = submit.submit(args.target, path, args.param, run, args.token_file,
-                      project=args.project, region=args.region, host=args.host,
-                      experiment=args.experiment, namespace=args.namespace)
+                      args.allow_insecure_http, project=args.project, region=args.region,
+                      host=args.host, experiment=args.experiment, namespace=args.namespace)
   print(f"submitted: {url}")
 
 
@@ -109,6 +109,8 @@ def _submit_kfp2(args: argparse.Namespace) -> None:
   values = submit.parameter_values(submit.declared_parameters(compiled), args.param)
   run_options.check_placeholders(path, compiled)
   token = run_options.bearer_token(args.token_file, dict(os.environ))
+  if token:
+    run_options.check_token_transport(args.host, args.allow_insecure_http)
   name = compiled.get("pipelineInfo", {}).get("name", "mnist-tfx")
   created = submit_v2.submit_v2(args.host, path, values, args.pipeline_root, args.namespace,
                                 token, args.run_name or name, name, args.experiment,

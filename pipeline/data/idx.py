@@ -72,23 +72,33 @@ def _payload_length(stream: BinaryIO, path: str, expected: int) -> int:
   return total
 
 
+def _check_header(stream: BinaryIO, path: str, magic: int) -> int:
+  """Reads and checks the header at the start of `stream`; returns its record count."""
+  kind = "images" if magic == IMAGES_MAGIC else "labels"
+  header = _read_exactly(stream, _HEADER_SIZE[magic], path, f"{kind} header")
+  found, count = struct.unpack(">II", header[:8])
+  if found != magic:
+    hint = " (is this a labels file?)" if found == LABELS_MAGIC else (
+        " (is this an images file?)" if found == IMAGES_MAGIC else "")
+    raise IdxError(f"{path}: bad magic number {found}, expected {magic} for {kind}{hint}")
+  if magic == IMAGES_MAGIC:
+    rows, cols = struct.unpack(">II", header[8:])
+    if (rows, cols) != (contract.ROWS, contract.COLS):
+      raise IdxError(f"{path}: images are {rows}x{cols}, expected "
+                     f"{contract.ROWS}x{contract.COLS}")
+  return count
+
+
+def _record_size(magic: int) -> int:
+  return contract.PIXELS if magic == IMAGES_MAGIC else 1
+
+
 def _check_file(path: str, magic: int) -> int:
   """Validates one IDX file's header and length; returns its record count."""
-  is_images = magic == IMAGES_MAGIC
-  kind = "images" if is_images else "labels"
+  kind = "images" if magic == IMAGES_MAGIC else "labels"
+  record = _record_size(magic)
   with _open(path) as f:
-    header = _read_exactly(f, _HEADER_SIZE[magic], path, f"{kind} header")
-    found, count = struct.unpack(">II", header[:8])
-    if found != magic:
-      hint = " (is this a labels file?)" if found == LABELS_MAGIC else (
-          " (is this an images file?)" if found == IMAGES_MAGIC else "")
-      raise IdxError(f"{path}: bad magic number {found}, expected {magic} for {kind}{hint}")
-    if is_images:
-      rows, cols = struct.unpack(">II", header[8:])
-      if (rows, cols) != (contract.ROWS, contract.COLS):
-        raise IdxError(f"{path}: images are {rows}x{cols}, expected "
-                       f"{contract.ROWS}x{contract.COLS}")
-    record = contract.PIXELS if is_images else 1
+    count = _check_header(f, path, magic)
     length = _payload_length(f, path, count * record)
   if length > count * record:
     raise IdxError(f"{path}: header says {count} {kind} ({count * record} bytes) but the "
@@ -98,6 +108,45 @@ def _check_file(path: str, magic: int) -> int:
         f"{path}: header says {count} {kind} ({count * record} bytes) but the file "
         f"holds {length} bytes after the header: truncated")
   return count
+
+
+def record_count(path: str, magic: int) -> int:
+  """The record count of a file's checked header; nothing past the header is read."""
+  with _open(path) as f:
+    return _check_header(f, path, magic)
+
+
+def read_first(path: str, magic: int, n: int) -> np.ndarray:
+  """The first `n` records of an images or labels file, flat uint8, read in batches.
+
+  Only the header and those records are decompressed, each batch at most
+  `files.CHUNK` bytes: a small gzip file whose header promises billions of
+  records costs what `n` asks for, not what the header says. When `n` is every
+  record, the file is also checked to end there (one byte more is read).
+
+  Raises:
+    IdxError: a bad header, fewer than `n` records, or bytes past the last record.
+  """
+  kind = "images" if magic == IMAGES_MAGIC else "labels"
+  with _open(path) as f:
+    count = _check_header(f, path, magic)
+    if n > count:
+      raise IdxError(f"{path}: holds {count} {kind}, not the {n} asked for")
+    out = np.empty(n * _record_size(magic), np.uint8)
+    done = 0
+    try:
+      while done < out.size and (piece := f.read(min(files.CHUNK, out.size - done))):
+        out[done:done + len(piece)] = np.frombuffer(piece, np.uint8)
+        done += len(piece)
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+      raise IdxError(f"{path}: corrupt gzip stream: {e}") from e
+    if done < out.size:
+      raise IdxError(f"{path}: header says {count} {kind} but the file ends after {done} "
+                     f"bytes of them: truncated")
+    if n == count and _payload_length(f, path, 0):
+      raise IdxError(f"{path}: header says {count} {kind} but the file holds more after "
+                     "them: padded, or not what the header describes")
+  return out
 
 
 def read_labels(path: str, start: int = 0, stop: int = -1) -> np.ndarray:

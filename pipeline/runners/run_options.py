@@ -4,10 +4,14 @@ caches turned off. Pure, apart from reading the token file; imports no TFX."""
 
 import dataclasses
 import datetime
+import ipaddress
 import json
 import os
 import re
 import secrets
+import shlex
+import stat
+import urllib.parse
 from typing import Any, Dict, Iterator, Optional
 
 from pipeline.checks import UsageError
@@ -17,6 +21,7 @@ PLACEHOLDER_BUCKET = "YOUR_BUCKET"
 # (audience pipelines.kubeflow.org); kfp 1.8 reads the same path (kfp.auth).
 KFP_SA_TOKEN_PATH = "/var/run/secrets/kubeflow/pipelines/token"
 KFP_SA_TOKEN_ENV = "KF_PIPELINES_SA_TOKEN_PATH"
+MAX_TOKEN_BYTES = 64 << 10  # A service-account JWT is ~1 KB; this reads no stray big file whole.
 _COMPILE_FIX = "`python -m pipeline compile --image REGISTRY/mnist-tfx:TAG --output-root gs://BUCKET/mnist-tfx`"
 
 
@@ -96,20 +101,57 @@ def check_placeholders(path: str, compiled: Dict[str, Any]) -> None:
 def bearer_token(token_file: Optional[str], environ: Dict[str, str]) -> Optional[str]:
   """The Kubeflow Pipelines bearer token: `--token-file`, else the pod's projected
   service-account token when there is one (path from $KF_PIPELINES_SA_TOKEN_PATH, as
-  kfp reads it), else None (a port-forward to a single-user install needs none)."""
+  kfp reads it), else None (a port-forward to a single-user install needs none).
+
+  A --token-file is held to ssh's rule for private keys: no access for group or others.
+  The projected token is not: the kubelet mounts it read-only, 0644 by default, in a pod
+  of its own. The token itself is in no message.
+  """
   path = token_file or environ.get(KFP_SA_TOKEN_ENV) or KFP_SA_TOKEN_PATH
   if not token_file and not os.path.exists(path):
     return None
   try:
-    with open(path) as f:
-      token = f.read().strip()
+    with open(path, "rb") as f:
+      mode = stat.S_IMODE(os.fstat(f.fileno()).st_mode)  # Of the file read, not a name.
+      if token_file and mode & 0o077:
+        raise UsageError(f"--token-file {path} is open to group or others (mode {mode:04o}); "
+                         f"a token is a password: chmod 600 {shlex.quote(path)}")
+      data = f.read(MAX_TOKEN_BYTES + 1)
   except OSError as e:
     raise UsageError(f"--token-file {path}: {e.strerror}; give a file holding the bearer "
-                     "token (e.g. `kubectl create token default-editor -n NS "
-                     "--audience pipelines.kubeflow.org > token`)") from None
+                     "token (e.g. `(umask 077; kubectl create token default-editor -n NS "
+                     "--audience pipelines.kubeflow.org > token)`)") from None
+  if len(data) > MAX_TOKEN_BYTES:
+    raise UsageError(f"--token-file {path} is over {MAX_TOKEN_BYTES >> 10} KiB: not a bearer "
+                     "token")
+  token = data.decode("ascii", "replace").strip()
   if not token:
     raise UsageError(f"--token-file {path} is empty; write the bearer token into it")
+  if "\ufffd" in token or any(c.isspace() for c in token):
+    raise UsageError(f"--token-file {path}: a bearer token is one word of ASCII; write the "
+                     "token alone into it")
   return token
+
+
+def check_token_transport(host: str, allow_insecure_http: bool) -> None:
+  """UsageError unless a bearer token sent to `host` stays off the open network: https://,
+  plain http:// only to this machine (a port-forward), or `allow_insecure_http`."""
+  parts = urllib.parse.urlsplit(host if "://" in host else "http://" + host)
+  if parts.scheme == "https" or allow_insecure_http or _is_loopback(parts.hostname or ""):
+    return
+  raise UsageError(f"--host {host}: the bearer token would travel unencrypted over "
+                   f"{parts.scheme}:// to another machine; use https://, a port-forward to "
+                   "http://127.0.0.1:PORT, or --allow-insecure-http on a network you trust")
+
+
+def _is_loopback(hostname: str) -> bool:
+  """`localhost` or a loopback address (127.0.0.0/8, ::1); names are not resolved."""
+  if hostname == "localhost":
+    return True
+  try:
+    return ipaddress.ip_address(hostname).is_loopback
+  except ValueError:
+    return False
 
 
 def without_cache(workflow: Dict[str, Any]) -> Dict[str, Any]:

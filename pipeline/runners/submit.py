@@ -12,8 +12,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import yaml
 
 from pipeline.checks import UsageError
-from pipeline.runners.run_options import (RunOptions, bearer_token, check_placeholders, run_id,
-                                          without_cache)
+from pipeline.runners.run_options import (RunOptions, bearer_token, check_placeholders,
+                                          check_token_transport, run_id, without_cache)
 
 _LOG = logging.getLogger(__name__)
 _CASTS = {"INT": int, "NUMBER_INTEGER": int, "DOUBLE": float, "NUMBER_DOUBLE": float,
@@ -172,10 +172,12 @@ def _short(reason: Any) -> str:
 
 
 def submit(target: str, path: str, params: List[str], run: Optional[RunOptions] = None,
-           token_file: Optional[str] = None, **where: Optional[str]) -> str:
+           token_file: Optional[str] = None, allow_insecure_http: bool = False,
+           **where: Optional[str]) -> str:
   """Checks `params` and the file at `path`, then submits; returns the run's URL.
 
-  Everything that can be refused is refused before any network call.
+  Everything that can be refused is refused before any network call; a token goes over
+  plain http:// only to this machine, unless `allow_insecure_http`.
   """
   run = run or RunOptions()
   compiled = load_compiled(path)
@@ -190,4 +192,6 @@ def submit(target: str, path: str, params: List[str], run: Optional[RunOptions] 
   if target == "vertex":
     return submit_vertex(path, where["project"], where["region"], values, run)
   token = bearer_token(token_file, dict(os.environ))
+  if token:
+    check_token_transport(where["host"], allow_insecure_http)
   return submit_kubeflow(path, where, values, run, token)

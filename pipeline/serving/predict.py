@@ -35,16 +35,17 @@ def read_labels(path: str, count: int) -> np.ndarray:
 
   Raises:
     InputError: the file holds fewer labels than there are images, or a label is not a class.
-    IdxError: the file is not a valid IDX labels file.
+    IdxError: the file is not a valid IDX labels file, or ends before `count` labels.
   """
   from pipeline.data import idx  # pylint: disable=import-outside-toplevel
   if not os.path.isfile(path):
     raise InputError(f"--labels {path} does not exist; give the IDX labels file of the images")
-  held = idx.validate_labels(path)
+  held = idx.record_count(path, idx.LABELS_MAGIC)
   if held < count:
     raise InputError(f"--labels {path} holds {held} labels for {count} images; give the labels "
                      "file that goes with INPUT")
-  labels = idx.read_labels(path, 0, count).astype(np.int64)
+  # Only the labels of the images read are decompressed, however many the header promises.
+  labels = idx.read_first(path, idx.LABELS_MAGIC, count).astype(np.int64)
   if np.any(labels >= contract.NUM_CLASSES):
     raise InputError(f"--labels {path}: labels outside 0..{contract.NUM_CLASSES - 1}")
   return labels

@@ -68,15 +68,72 @@ def test_run_ids_in_the_same_second_differ_and_are_valid_vertex_job_ids():
 def test_bearer_token_from_a_file_or_the_pods_projected_token(tmp_path):
   token = tmp_path / "token"
   token.write_text("abc.def\n")
+  token.chmod(0o600)
   assert run_options.bearer_token(str(token), {}) == "abc.def"
-  assert run_options.bearer_token(None, {"KF_PIPELINES_SA_TOKEN_PATH": str(token)}) == "abc.def"
+  projected = tmp_path / "projected"
+  projected.write_text("abc.def\n")
+  projected.chmod(0o644)  # The kubelet's default mode for a projected volume: accepted.
+  assert run_options.bearer_token(None, {"KF_PIPELINES_SA_TOKEN_PATH": str(projected)}) == (
+      "abc.def")
   assert run_options.bearer_token(None, {"KF_PIPELINES_SA_TOKEN_PATH":
                                          str(tmp_path / "none")}) is None
   with pytest.raises(UsageError, match=r"--token-file .*missing: No such file or directory; "):
     run_options.bearer_token(str(tmp_path / "missing"), {})
   (tmp_path / "empty").write_text("\n")
+  (tmp_path / "empty").chmod(0o600)
   with pytest.raises(UsageError, match="is empty; write the bearer token into it"):
     run_options.bearer_token(str(tmp_path / "empty"), {})
+
+
+@pytest.mark.parametrize("mode", [0o666, 0o644, 0o640, 0o620, 0o604], ids=oct)
+def test_a_token_file_open_to_group_or_others_is_refused_like_an_ssh_key(tmp_path, mode):
+  path = tmp_path / "my token"
+  path.write_text("eyJ.secret\n")
+  path.chmod(mode)
+  with pytest.raises(UsageError) as refused:
+    run_options.bearer_token(str(path), {})
+  assert str(refused.value) == (f"--token-file {path} is open to group or others (mode "
+                                f"{mode:04o}); a token is a password: chmod 600 '{path}'")
+  path.chmod(0o600)  # What the message says to do.
+  assert run_options.bearer_token(str(path), {}) == "eyJ.secret"
+  path.chmod(0o400)
+  assert run_options.bearer_token(str(path), {}) == "eyJ.secret"
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"x" * (64 << 10) + b"y", "is over 64 KiB: not a bearer token"),
+    (b"Bearer eyJ.secret\n", "a bearer token is one word of ASCII"),
+    ("eyJ.s\u00e9cret".encode(), "a bearer token is one word of ASCII"),
+])
+def test_a_token_file_that_holds_no_token_is_refused_without_echoing_it(tmp_path, content,
+                                                                       message):
+  path = tmp_path / "token"
+  path.write_bytes(content)
+  path.chmod(0o600)
+  with pytest.raises(UsageError, match=message) as refused:
+    run_options.bearer_token(str(path), {})
+  assert "secret" not in str(refused.value) and "xxx" not in str(refused.value)
+
+
+@pytest.mark.parametrize("host", [
+    "https://kfp.example.com", "http://127.0.0.1:8080", "http://127.1.2.3", "http://[::1]:8080",
+    "http://localhost:8080", "127.0.0.1:8080"])
+def test_a_token_may_go_over_https_or_to_this_machine(host):
+  run_options.check_token_transport(host, allow_insecure_http=False)
+
+
+@pytest.mark.parametrize("host, scheme", [
+    ("http://10.0.0.5:8080", "http"), ("http://kfp.example.com", "http"),
+    ("http://ml-pipeline.kubeflow:8888", "http"), ("10.0.0.5:8080", "http"),
+    ("http://localhost.example.com", "http"), ("ftp://kfp.example.com", "ftp")])
+def test_a_token_over_plain_http_to_another_machine_needs_the_flag(host, scheme):
+  with pytest.raises(UsageError) as refused:
+    run_options.check_token_transport(host, allow_insecure_http=False)
+  assert str(refused.value) == (
+      f"--host {host}: the bearer token would travel unencrypted over {scheme}:// to another "
+      "machine; use https://, a port-forward to http://127.0.0.1:PORT, or --allow-insecure-http "
+      "on a network you trust")
+  run_options.check_token_transport(host, allow_insecure_http=True)
 
 
 def test_without_cache_turns_off_tfx_and_kfp_caches_in_every_step():

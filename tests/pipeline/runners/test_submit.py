@@ -217,6 +217,7 @@ def test_kubeflow_run_carries_the_workflow_and_every_parameter(tmp_path):
 def test_kubeflow_multi_user_run_sends_token_namespace_and_run_options(tmp_path):
   token = tmp_path / "token"
   token.write_text("eyJ.team-token\n")
+  token.chmod(0o600)
   run_options = RunOptions(run_name="nightly 3", caching=False,
                            pipeline_root="gs://team-bucket/adhoc", service_account="runner")
   _, requests = _submit_to_fake_kfp(_ready(tmp_path, KUBEFLOW_FILE), [],
