@@ -1,4 +1,4 @@
-"""The one typed pipeline configuration and the per-dataset defaults.
+"""The one typed pipeline configuration, and the deployment facts it and the CLI share.
 
 Nothing here reads the environment or the filesystem, and nothing imports
 TensorFlow: a config is built and checked in milliseconds, before any work.
@@ -28,6 +28,10 @@ KFP_TARGET_FILES: Dict[str, str] = {"vertex": "pipeline.yaml",
                                     "kubeflow": "pipeline-kubeflow-v1.yaml"}
 # `submit` only: open-source KFP 2.x runs pipeline.yaml, the same spec as Vertex AI.
 KFP2_TARGET = "kubeflow-v2"
+# Where a KFP deployment reads and writes; override with `compile --output-root/--data-dir`.
+KFP_OUTPUT_ROOT = "gs://YOUR_BUCKET/mnist-tfx"
+# KFP's own MinIO secret (keys accesskey, secretkey): `compile --s3-secret`'s default.
+DEFAULT_S3_SECRET = "mlpipeline-minio-artifact"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +104,13 @@ class VertexTraining:
                                                       self.worker_pool_specs()}}}
 
 
+def check_threshold(threshold: float) -> float:
+  """The Evaluator's accuracy bar, which must be a fraction; returned when it is one."""
+  if not 0 <= threshold <= 1:
+    raise InvalidSetting("accuracy_threshold", f"must be in [0, 1], got {threshold!r}")
+  return threshold
+
+
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig:
   """Everything `create_pipeline` needs.
@@ -130,9 +141,7 @@ class PipelineConfig:
 
   def __post_init__(self):
     get_dataset(self.dataset)
-    if not 0 <= self.accuracy_threshold <= 1:
-      raise InvalidSetting("accuracy_threshold",
-                           f"must be in [0, 1], got {self.accuracy_threshold!r}")
+    check_threshold(self.accuracy_threshold)
     if self.vertex_training:
       self.vertex_training.check_strategy(self.hparams.distribute)
 

@@ -13,7 +13,6 @@ trained the model.
 
 import argparse
 import json
-import os
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -59,6 +58,5 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 if __name__ == "__main__":
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Before TensorFlow loads.
   from trainer_module.shutdown import run_program
-  run_program(main)
+  run_program(main, quiet_tf=True)

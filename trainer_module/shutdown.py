@@ -95,12 +95,28 @@ def leave(status: int, message: str = "") -> NoReturn:
     os._exit(status)  # pylint: disable=protected-access
 
 
-def run_program(main: Callable[[], None], catch_signals: bool = True) -> NoReturn:
+def _drop_tf_teardown_noise(unraisable) -> None:
+  """Hides the TypeErrors TF 2.15's AtomicFunction.__del__ raises when module globals are
+  already gone: dozens of tracebacks after the work is done. Anything else is reported."""
+  where = getattr(unraisable.object, "__qualname__", "")
+  if where == "AtomicFunction.__del__" and unraisable.exc_type is TypeError:
+    return
+  sys.__unraisablehook__(unraisable)
+
+
+def run_program(main: Callable[[], None], catch_signals: bool = True,
+                quiet_tf: bool = False) -> NoReturn:
   """Runs a program's `main` and leaves with its status: 0, SystemExit's, 130/143 after a
-  signal (one line), or 1 with the traceback of an unexpected error.
+  signal (one line), or 1 with the traceback of an unexpected error. The one bootstrap of
+  every program of the project.
 
   Only programs call it, under `__main__`: library callers and tests get SystemExit.
+  `quiet_tf`, for programs a person watches: TensorFlow's C++ INFO/WARNING lines stay out
+  of the terminal (set before TF loads; an explicit TF_CPP_MIN_LOG_LEVEL wins).
   """
+  if quiet_tf:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  sys.unraisablehook = _drop_tf_teardown_noise
   if catch_signals:
     catch_stop_signals()
   try:

@@ -134,6 +134,5 @@ def main(argv: Optional[List[str]] = None, configure_logging: bool = False) -> N
 
 
 if __name__ == "__main__":
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Before TensorFlow loads.
   from trainer_module.shutdown import run_program
-  run_program(lambda: main(configure_logging=True))
+  run_program(lambda: main(configure_logging=True), quiet_tf=True)

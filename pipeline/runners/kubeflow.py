@@ -25,14 +25,13 @@ from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 from pipeline.config import PipelineConfig, VertexTraining, config_under_root
 from pipeline.data.files import write_atomically
 from pipeline.data.s3 import with_s3_beam_args
+from pipeline.config import KFP_OUTPUT_ROOT
 from pipeline.pipeline import create_pipeline, runtime_parameters
 from pipeline.runners.kubeflow_v2 import for_both_backends
 from pipeline.runners.pods import (DEFAULT_RESOURCES, StepResources, Volume, beam_args_for,
                                    cpu_cores, memory_bytes)
 from trainer_module.hparams import HParams
 
-# Where a KFP deployment reads and writes; override with `compile --output-root/--data-dir`.
-KFP_OUTPUT_ROOT = "gs://YOUR_BUCKET/mnist-tfx"
 # The schema as the image holds it: the Dockerfile copies pipeline/ into /app.
 KFP_SCHEMA_FILE = "/app/pipeline/data/schema.pbtxt"
 # Pipeline-wide Beam options: none. Each Beam step gets DirectRunner settings that fit

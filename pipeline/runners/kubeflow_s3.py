@@ -13,9 +13,9 @@ from typing import Callable
 from kfp import dsl
 from kubernetes import client as k8s
 
+from pipeline.config import DEFAULT_S3_SECRET
 from pipeline.data.s3 import endpoint_env
 
-DEFAULT_S3_SECRET = "mlpipeline-minio-artifact"
 # Secret key -> environment variable (the keys of KFP's MinIO secret).
 SECRET_KEYS = {"accesskey": "AWS_ACCESS_KEY_ID", "secretkey": "AWS_SECRET_ACCESS_KEY"}
 ENTRYPOINT = ["python", "-m", "components.kfp_entrypoint"]

@@ -5,16 +5,17 @@ import dataclasses
 
 import pytest
 
-from pipeline import cli, commands, grid_commands
+from pipeline import cli
+from pipeline.cli import common, experiment
 from trainer_module import defaults, hparams as hp, task
 
 
 def _entry_points(dataset: str, model: str):
   """Each entry point's resolved HParams, parsed from its own command line."""
   parser = cli.build_parser()
-  resolved = {name: commands.settings(parser.parse_args(
+  resolved = {name: common.settings(parser.parse_args(
       [name, "--dataset", dataset, "--model", model]))[0] for name in ("run", "compile")}
-  [cell] = grid_commands.experiment_cells(parser.parse_args(
+  [cell] = experiment.experiment_cells(parser.parse_args(
       ["experiment", "--dataset", dataset, "--model", model]))
   resolved["experiment"] = cell.hparams
   resolved["task"] = task.resolve_hparams(task.build_parser().parse_args(
@@ -56,6 +57,6 @@ def test_each_help_shows_the_per_dataset_defaults(capsys):
 def test_a_flag_beats_the_dataset_default():
   args = cli.build_parser().parse_args(["run", "--dataset", "mnist", "--no-augment",
                                         "--train-steps", "7"])
-  hparams, threshold = commands.settings(args)
+  hparams, threshold = common.settings(args)
   assert (hparams.augment, hparams.train_steps, hparams.learning_rate) == (False, 7, 2e-3)
   assert threshold == 0.985

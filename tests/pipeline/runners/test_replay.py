@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline.runners.kubeflow import KFP_OUTPUT_ROOT
+from pipeline.config import KFP_OUTPUT_ROOT
 from tests.conftest import stripe_images, write_dataset
 from tests.pipeline.runners.kfp_replay import replay
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline.runners.kubeflow import KFP_OUTPUT_ROOT
+from pipeline.config import KFP_OUTPUT_ROOT
 from tests.conftest import stripe_images, write_dataset
 from tests.pipeline.runners.argo_replay import Cluster, StepResult, run_workflow
 from tests.pipeline.runners.mlmd_grpc import MLMD_1_5_0_MISSING, MetadataService

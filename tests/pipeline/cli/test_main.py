@@ -109,8 +109,9 @@ def test_verbose_works_before_or_after_the_command():
 
 
 @pytest.mark.parametrize("args,message", [
-    (["run", "--bogus"], "python -m pipeline: error: unrecognized arguments: --bogus "
-                         "(see python -m pipeline --help)"),
+    # The subcommand's own help, which lists its flags, not the root's.
+    (["run", "--bogus"], "python -m pipeline run: error: unrecognized arguments: --bogus "
+                         "(see python -m pipeline run --help)"),
     (["run", "--model", "resnet"], "python -m pipeline run: error: argument --model: invalid "
      "choice: 'resnet' (choose from 'cnn', 'cnn_tf_layers', 'vgg_like') "
      "(see python -m pipeline run --help)"),
@@ -176,10 +177,29 @@ def test_a_terminal_is_told_what_is_loading_at_once(tmp_path):
 
 
 def test_experiment_help_names_the_models_the_grid_really_runs(capsys):
-  from pipeline import grid_commands  # pylint: disable=import-outside-toplevel
+  from pipeline.cli import experiment
   with pytest.raises(SystemExit):
     cli.main(["experiment", "--help"])
   text = " ".join(capsys.readouterr().out.split())
   args = cli.build_parser().parse_args(["experiment", "--train-steps", "5"])
-  models = sorted({c.hparams.model for c in grid_commands.experiment_cells(args)})
+  models = sorted({c.hparams.model for c in experiment.experiment_cells(args)})
   assert f"(default: all of them: {' '.join(models)})" in text
+
+
+def test_version_is_the_installed_projects(capsys):
+  from importlib import metadata
+  with pytest.raises(SystemExit) as exit_info:
+    cli.main(["--version"])
+  assert exit_info.value.code == 0
+  assert capsys.readouterr().out == f"python -m pipeline {metadata.version('mnist-tfx')}\n"
+
+
+def test_the_console_script_is_the_same_program():
+  script = os.path.join(os.path.dirname(sys.executable), "mnist-tfx")
+  done = subprocess.run([script, "run", "--train-steps", "0"], capture_output=True, text=True,
+                        timeout=60, check=False)
+  assert done.returncode == 1, done.stderr
+  assert done.stderr.splitlines() == ["error: --train-steps must be positive, got 0"]
+  shown = subprocess.run([script, "--version"], capture_output=True, text=True, timeout=60,
+                         check=False)
+  assert shown.stdout.startswith("mnist-tfx ") and shown.returncode == 0

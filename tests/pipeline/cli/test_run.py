@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from pipeline import commands
+from pipeline.cli import run
 from tests.conftest import write_dataset
 
 pytestmark = pytest.mark.slow
@@ -35,8 +35,10 @@ def test_verbose_run_not_blessed_exits_3_and_a_cached_rerun_says_nothing_ran(tin
           "--train-steps", "1", "--accuracy-threshold", "0.99"]
   first = _run("-v", *args)  # `-v` before the command: TFX must not re-parse it.
   assert first.returncode == 3, first.stderr[-3000:]
-  assert first.stderr.splitlines()[-1] == (
-      "exit status 3: the model was not blessed, so nothing was pushed")
+  last = first.stderr.splitlines()[-1]
+  assert last.startswith("exit status 3: the model was not blessed, so nothing was pushed. "
+                         "Next: "), last
+  assert "--train-steps" in last and "--accuracy-threshold" in last  # The next step names both.
   assert "blessed: NO" in first.stdout and "nothing ran" not in first.stdout
   # Verbose means this project's DEBUG and others' INFO, not Beam's per-element dumps.
   assert len(first.stderr) < 2_000_000
@@ -70,5 +72,5 @@ def test_sigterm_during_prepare_data_leaves_nothing(tmp_path):
 def test_an_interrupt_wrapped_by_beam_is_found_by_type_not_by_message():
   wrapped = RuntimeError(" [while running 'Run[Trainer]']")  # Beam's, with an empty message.
   wrapped.__context__ = KeyboardInterrupt()
-  assert isinstance(commands._interrupt_inside(wrapped), KeyboardInterrupt)  # pylint: disable=protected-access
-  assert commands._interrupt_inside(RuntimeError("KeyboardInterrupt")) is None  # pylint: disable=protected-access
+  assert isinstance(run._interrupt_inside(wrapped), KeyboardInterrupt)
+  assert run._interrupt_inside(RuntimeError("KeyboardInterrupt")) is None
