@@ -145,12 +145,13 @@ def results_key(summary: RunSummary, config: PipelineConfig) -> str:
   """A digest of what a report shows, less the run's id, times and push wording.
 
   A rerun that reused the model (and so scored it the same) gets the key of the run
-  that made it, whether its Evaluator and Pusher ran again or came from the cache.
+  that made it, whether its Evaluator and Pusher ran again or came from the cache. The
+  Trainer's ModelRun names the model: "Model" is also the ServedBaseline's output type.
   """
   hp = config.hparams
   confusion = None if summary.confusion is None else summary.confusion.tolist()
   facts = [config.dataset, hp.model, hp.train_steps, hp.batch_size, hp.learning_rate,
-           config.accuracy_threshold, summary.uris.get("Model"), summary.accuracy,
+           config.accuracy_threshold, summary.uris.get("ModelRun"), summary.accuracy,
            sorted(summary.per_class_accuracy.items()), confusion, summary.blessed,
            summary.failed_checks]
   return hashlib.sha256(json.dumps(facts, default=str).encode()).hexdigest()[:16]

@@ -170,17 +170,17 @@ def test_report_md_names_dataset_model_and_run(tmp_path):
 
 def test_a_report_of_the_same_results_is_found_and_other_results_are_not(tmp_path):
   reports = tmp_path / "reports"
-  first = _summary(uris={"Model": "/m/7"}, confusion=np.eye(10))
+  first = _summary(uris={"ModelRun": "/m/7"}, confusion=np.eye(10))
   write_report(first, {"total": 1.0}, CONFIG, str(reports / "20260101-000000.1"))
   # The rerun: its own id and times, the model reused and scored the same, nothing pushed.
-  rerun = _summary(run_id="20260101-000100.2", uris={"Model": "/m/7"}, confusion=np.eye(10),
+  rerun = _summary(run_id="20260101-000100.2", uris={"ModelRun": "/m/7"}, confusion=np.eye(10),
                    pushed_to=None, already_pushed_as="/s/1", baseline="none: already served")
   assert report.results_key(rerun, CONFIG) == report.results_key(first, CONFIG)
   assert report.matching_report(str(reports), report.results_key(rerun, CONFIG)) == str(
       reports / "20260101-000000.1")
-  for other in (_summary(uris={"Model": "/m/8"}, confusion=np.eye(10)),
-                _summary(uris={"Model": "/m/7"}, confusion=np.eye(10), accuracy=0.91),
-                _summary(uris={"Model": "/m/7"}, confusion=np.eye(10), blessed=False)):
+  for other in (_summary(uris={"ModelRun": "/m/8"}, confusion=np.eye(10)),
+                _summary(uris={"ModelRun": "/m/7"}, confusion=np.eye(10), accuracy=0.91),
+                _summary(uris={"ModelRun": "/m/7"}, confusion=np.eye(10), blessed=False)):
     assert report.matching_report(str(reports), report.results_key(other, CONFIG)) is None
   os.remove(reports / "20260101-000000.1" / "report.png")  # Half a report matches nothing.
   assert report.matching_report(str(reports), report.results_key(rerun, CONFIG)) is None
