@@ -12,10 +12,13 @@ else; it would serve a TFLite file instead only with --prefer_tflite_model and a
 `model.tflite` at the version's top level, which is why the file sits in a subdirectory.
 """
 
+import contextlib
 import logging
 import os
+import sys
+import tempfile
 import time
-from typing import List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -49,6 +52,49 @@ def _converter(model):
   return converter
 
 
+@contextlib.contextmanager
+def _quiet_conversion() -> Iterator[None]:
+  """Keeps the converter's C++ and MLIR chatter off stderr, and absl's INFO lines on.
+
+  The converter prints about 20 lines from C++ ("Summary on the non-converted ops",
+  "% non-converted = 41.03 %", "arith.constant: 15 occurrences") straight to file
+  descriptor 2, whatever TF_CPP_MIN_LOG_LEVEL says: they read like a failure and call
+  for no action (the unconverted ops run as Select TF ops). So fd 2 goes to a temporary
+  file meanwhile; that text is shown only if the conversion fails, or with --verbose
+  (this module's DEBUG lines on), where nothing is redirected.
+
+  TensorFlow's `AutoTrackable._trackable_children` also sets absl's verbosity to
+  FATAL and "back" to its flag's default, leaving the `absl` logger at WARNING: every
+  later absl INFO line is dropped, BeamDagRunner's "node Pusher is finished." among them,
+  so the progress bar and the timing table lost the Pusher. Its level is restored here.
+  """
+  absl_logger = logging.getLogger("absl")
+  absl_level = absl_logger.level
+  if _LOG.isEnabledFor(logging.DEBUG):
+    try:
+      yield
+    finally:
+      absl_logger.setLevel(absl_level)
+    return
+  sys.stderr.flush()
+  saved = os.dup(2)
+  with tempfile.TemporaryFile() as chatter:
+    os.dup2(chatter.fileno(), 2)
+    try:
+      yield
+    except BaseException:
+      sys.stderr.flush()
+      os.dup2(saved, 2)
+      chatter.seek(max(0, os.fstat(chatter.fileno()).st_size - 65536))  # Its last 64 KB.
+      os.write(2, chatter.read())
+      raise
+    finally:
+      sys.stderr.flush()
+      os.dup2(saved, 2)
+      os.close(saved)
+      absl_logger.setLevel(absl_level)
+
+
 def write_tflite(saved_model_dir: str, version_dir: str) -> str:
   """Converts `saved_model_dir`'s `pixels` signature into `version_dir/tflite/`; returns the file.
 
@@ -59,8 +105,9 @@ def write_tflite(saved_model_dir: str, version_dir: str) -> str:
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from trainer_module.serving import model_class_names  # pylint: disable=import-outside-toplevel
   started = time.monotonic()
-  model = tf.saved_model.load(saved_model_dir)
-  flatbuffer = _converter(model).convert()
+  with _quiet_conversion():
+    model = tf.saved_model.load(saved_model_dir)
+    flatbuffer = _converter(model).convert()
   path = files.join(version_dir, TFLITE_FILE)
   if not files.is_remote(path):
     os.makedirs(os.path.dirname(path), exist_ok=True)

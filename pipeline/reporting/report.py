@@ -1,7 +1,9 @@
 """Human-facing output of a run: a terminal summary, a markdown report and a PNG."""
 
+import hashlib
+import json
 import os
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 
@@ -12,6 +14,9 @@ from pipeline.reporting.figures import png_bytes, pyplot
 from pipeline.reporting.summary import RunSummary
 from trainer_module import events
 from trainer_module.best import describe_best
+
+# A report.md is a few KB; reading one is bounded all the same.
+_MAX_REPORT_CHARS = 1_000_000
 
 
 def format_summary(summary: RunSummary, seconds: Dict[str, float],
@@ -114,22 +119,79 @@ def plot_title(summary: RunSummary, config: PipelineConfig) -> str:
           f"test accuracy {accuracy} (threshold {config.accuracy_threshold:g}) · {_verdict(summary)}")
 
 
-def plot_run(summary: RunSummary, config: PipelineConfig) -> bytes:
-  """Loss and validation accuracy curves, the test gate and the confusion matrix, as PNG bytes."""
-  fig, axes = pyplot().subplots(1, 4, figsize=(19, 5.6),
-                                gridspec_kw={"width_ratios": [3, 3, 1.1, 3]})
-  _plot_curves(axes[:2], summary.uris.get("ModelRun", ""))
-  _plot_gate(axes[2], summary, config.accuracy_threshold)
-  _plot_confusion(axes[3], summary.confusion, contract.display_class_names(config.dataset))
+def run_figure(summary: RunSummary, config: PipelineConfig):
+  """Loss and validation accuracy curves, the test gate and the confusion matrix.
+
+  Two rows, about 1100 x 950 pixels as a PNG: readable on a laptop screen at its own
+  size. The constrained layout leaves room for every label (rotated class names too).
+  """
+  fig = pyplot().figure(figsize=(12, 10.5), layout="constrained")
+  rows = fig.add_gridspec(2, 1, height_ratios=[1, 1.35])
+  curves = rows[0].subgridspec(1, 2).subplots()
+  gate, confusion = rows[1].subgridspec(1, 2, width_ratios=[1, 3]).subplots()
+  _plot_curves(curves, summary.uris.get("ModelRun", ""))
+  _plot_gate(gate, summary, config.accuracy_threshold)
+  _plot_confusion(confusion, summary.confusion, contract.display_class_names(config.dataset))
   fig.suptitle(plot_title(summary, config), color="black" if summary.blessed else "firebrick")
-  fig.tight_layout()
-  return png_bytes(fig)
+  return fig
+
+
+def plot_run(summary: RunSummary, config: PipelineConfig) -> bytes:
+  """`run_figure` as PNG bytes."""
+  return png_bytes(run_figure(summary, config))
+
+
+def results_key(summary: RunSummary, config: PipelineConfig) -> str:
+  """A digest of what a report shows, less the run's id, times and push wording.
+
+  A rerun that reused the model (and so scored it the same) gets the key of the run
+  that made it, whether its Evaluator and Pusher ran again or came from the cache. The
+  Trainer's ModelRun names the model: "Model" is also the ServedBaseline's output type.
+  """
+  hp = config.hparams
+  confusion = None if summary.confusion is None else summary.confusion.tolist()
+  facts = [config.dataset, hp.model, hp.train_steps, hp.batch_size, hp.learning_rate,
+           config.accuracy_threshold, summary.uris.get("ModelRun"), summary.accuracy,
+           sorted(summary.per_class_accuracy.items()), confusion, summary.blessed,
+           summary.failed_checks]
+  return hashlib.sha256(json.dumps(facts, default=str).encode()).hexdigest()[:16]
+
+
+def _key_line(key: str) -> str:
+  return f"<!-- results {key} -->"
+
+
+def matching_report(reports: str, key: str) -> Optional[str]:
+  """The newest report directory under `reports` (one per run) whose report.md carries
+  `key` and whose report.png is there too; None when there is none."""
+  if not os.path.isdir(reports):
+    return None
+  for run_id in sorted(os.listdir(reports), reverse=True):  # Run ids sort by time.
+    md = os.path.join(reports, run_id, "report.md")
+    if not (os.path.isfile(md) and os.path.isfile(os.path.join(reports, run_id, "report.png"))):
+      continue
+    with open(md, encoding="utf-8", errors="replace") as f:
+      if _key_line(key) in f.read(_MAX_REPORT_CHARS):
+        return os.path.join(reports, run_id)
+  return None
+
+
+def report_text(summary: RunSummary, seconds: Dict[str, float], config: PipelineConfig) -> str:
+  """report.md: what was trained on what, in which run, its verdict, then the summary."""
+  hp = config.hparams
+  text = format_summary(summary, seconds, contract.display_class_names(config.dataset))
+  what, verdict = plot_title(summary, config).split("\n", 1)
+  return (f"# Pipeline run {summary.run_id}: {hp.model} on {config.dataset}\n\n"
+          f"{what}  \n{verdict}\n\n```\n{text}\n```\n\n![run](report.png)\n\n"
+          f"{_key_line(results_key(summary, config))}\n")
 
 
 def write_report(summary: RunSummary, seconds: Dict[str, float], config: PipelineConfig,
                  out_dir: str) -> str:
-  """Writes report.md and report.png into `out_dir`, each atomically; returns the md path."""
+  """Writes report.md and report.png into `out_dir`, each atomically; returns the md path.
+
+  The PNG goes first: a report.md (what `matching_report` looks for) never lacks its figure.
+  """
   write_atomically(os.path.join(out_dir, "report.png"), plot_run(summary, config))
-  text = format_summary(summary, seconds, contract.display_class_names(config.dataset))
-  return write_atomically(os.path.join(out_dir, "report.md"), (
-      f"# Pipeline run {summary.run_id}\n\n```\n{text}\n```\n\n![run](report.png)\n").encode())
+  return write_atomically(os.path.join(out_dir, "report.md"),
+                          report_text(summary, seconds, config).encode())

@@ -8,7 +8,6 @@ from typing import Dict, Optional, Sequence
 
 from tfx.orchestration import metadata
 from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
-from tqdm import tqdm
 
 from pipeline.config import PipelineConfig, config_under_root
 from pipeline.data import contract
@@ -16,8 +15,10 @@ from pipeline.layout import metadata_path, report_dir
 from pipeline.data.files import is_remote
 from pipeline.data.s3 import enable_s3, with_s3_beam_args
 from pipeline.pipeline import create_pipeline
-from pipeline.reporting.progress import ComponentProgress
-from pipeline.reporting.report import format_summary, write_report
+from pipeline.stderr_filter import stderr_is_terminal
+from pipeline.reporting.progress import ComponentProgress, terminal_width
+from pipeline.reporting.report import (format_summary, matching_report, results_key,
+                                       write_report)
 from pipeline.reporting.summary import RunSummary, summarize
 from trainer_module.hparams import HParams
 
@@ -54,14 +55,16 @@ def run_local(config: PipelineConfig, state_root: str,
   _LOG.info("running %s with %d components; artifacts under %s",
             pipeline.pipeline_info.pipeline_name, len(pipeline.components), config.pipeline_root)
   start = time.monotonic()
-  bar = None if show_progress else tqdm(disable=True)
-  with ComponentProgress(len(pipeline.components), bar) as progress:
+  # A bar only on a terminal: in a log, each redraw would be another line.
+  width = terminal_width if stderr_is_terminal() else None
+  with ComponentProgress(len(pipeline.components), width=width, show=show_progress) as progress:
     BeamDagRunner().run(pipeline)
   return {**progress.seconds, "total": time.monotonic() - start}
 
 
 def run_and_report(config: PipelineConfig, state_root: str) -> RunSummary:
-  """Runs the pipeline, prints the summary and writes the markdown + PNG report.
+  """Runs the pipeline, prints the summary and writes the markdown + PNG report, unless an
+  earlier report holds the same results (then it names that one).
 
   ML Metadata and the report go under `state_root` (see `run_local`).
 
@@ -71,9 +74,12 @@ def run_and_report(config: PipelineConfig, state_root: str) -> RunSummary:
   seconds = run_local(config, state_root)
   summary = summarize(metadata_path(state_root, config.pipeline_name))
   class_names = contract.display_class_names(config.dataset)
-  report = write_report(summary, seconds, config,
-                        report_dir(state_root, config.pipeline_name, summary.run_id))
+  out_dir = report_dir(state_root, config.pipeline_name, summary.run_id)
+  # A rerun that reused the model scores it the same: one report of those results is enough.
+  same = matching_report(os.path.dirname(out_dir), results_key(summary, config))
   print(format_summary(summary, seconds, class_names))
-  print(f"report: {report} (+ report.png)")
+  if same:
+    print(f"report: nothing new: same as report {same}")
+  else:
+    print(f"report: {write_report(summary, seconds, config, out_dir)} (+ report.png)")
   return summary
-

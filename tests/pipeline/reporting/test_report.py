@@ -141,3 +141,47 @@ def test_the_printed_tensorboard_command_serves_runs_named_train_and_validation(
   finally:
     server.kill()
     server.wait()
+
+
+def test_no_label_of_the_report_figure_is_cut_off():
+  import matplotlib.text  # pylint: disable=import-outside-toplevel
+  names = contract.display_class_names("fashion_mnist")  # The longest rotated tick labels.
+  summary = _summary(confusion=np.full((10, 10), 7.0), blessed=False, accuracy=0.85,
+                     failed_checks=["sparse_categorical_accuracy (value) = 0.8500 fails lower "
+                                    "bound 0.88"])
+  fig = report.run_figure(summary, CONFIG)
+  fig.canvas.draw()
+  page = fig.bbox
+  texts = [t for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text()]
+  assert {"predicted", "actual", names[9]} <= {t.get_text() for t in texts}
+  for text in texts:
+    box = text.get_window_extent()
+    assert (box.x0 >= page.x0 and box.y0 >= page.y0 and box.x1 <= page.x1
+            and box.y1 <= page.y1), (text.get_text(), box, page)
+  pyplot().close(fig)
+
+
+def test_report_md_names_dataset_model_and_run(tmp_path):
+  write_report(_summary(), {"total": 1.0}, CONFIG, str(tmp_path))
+  text = (tmp_path / "report.md").read_text()
+  assert text.startswith("# Pipeline run r1: vgg_like on fashion_mnist\n")
+  assert "fashion_mnist · vgg_like · 300 steps of 100" in text
+
+
+def test_a_report_of_the_same_results_is_found_and_other_results_are_not(tmp_path):
+  reports = tmp_path / "reports"
+  first = _summary(uris={"ModelRun": "/m/7"}, confusion=np.eye(10))
+  write_report(first, {"total": 1.0}, CONFIG, str(reports / "20260101-000000.1"))
+  # The rerun: its own id and times, the model reused and scored the same, nothing pushed.
+  rerun = _summary(run_id="20260101-000100.2", uris={"ModelRun": "/m/7"}, confusion=np.eye(10),
+                   pushed_to=None, already_pushed_as="/s/1", baseline="none: already served")
+  assert report.results_key(rerun, CONFIG) == report.results_key(first, CONFIG)
+  assert report.matching_report(str(reports), report.results_key(rerun, CONFIG)) == str(
+      reports / "20260101-000000.1")
+  for other in (_summary(uris={"ModelRun": "/m/8"}, confusion=np.eye(10)),
+                _summary(uris={"ModelRun": "/m/7"}, confusion=np.eye(10), accuracy=0.91),
+                _summary(uris={"ModelRun": "/m/7"}, confusion=np.eye(10), blessed=False)):
+    assert report.matching_report(str(reports), report.results_key(other, CONFIG)) is None
+  os.remove(reports / "20260101-000000.1" / "report.png")  # Half a report matches nothing.
+  assert report.matching_report(str(reports), report.results_key(rerun, CONFIG)) is None
+  assert report.matching_report(str(tmp_path / "none yet"), "0" * 16) is None

@@ -55,13 +55,22 @@ def test_run_rerun_and_a_worse_model(tmp_path, capsys):
   assert first.pushed_to == os.path.join(config.serving_dir, version)
   model = tf.saved_model.load(first.pushed_to)
   assert "serving_default" in model.signatures
-  out = capsys.readouterr().out
+  out, err = capsys.readouterr()
   assert "blessed: yes" in out and "test accuracy:" in out
+  # stderr is no terminal here: one plain line per component, the Pusher's too, and no bar.
+  assert "\r" not in err
+  assert sorted(line.split()[1] for line in err.splitlines()
+                if line.startswith("  done ")) == sorted(ALL_NODES)
+  for node in ALL_NODES:  # The timing table has them all.
+    assert re.search(rf"^  {node} +[\d.]+ s  COMPLETE$", out, re.M), (node, out)
   assert "baseline: none (nothing served yet)" in out
   assert f"tensorboard --logdir {first.uris['ModelRun']}" in out
   report_dir = os.path.join(root, "reports", config.pipeline_name, first.run_id)
   assert os.path.getsize(os.path.join(report_dir, "report.png")) > 10_000
-  assert "blessed: yes" in open(os.path.join(report_dir, "report.md")).read()
+  with open(os.path.join(report_dir, "report.md"), encoding="utf-8") as f:
+    report_md = f.read()
+  assert "blessed: yes" in report_md and report_md.startswith(
+      f"# Pipeline run {first.run_id}: cnn on mnist\n")
 
   # A rerun with nothing changed: the Trainer is cached, so the model being served is the
   # candidate itself. It is evaluated alone, and nothing new is published.
@@ -72,6 +81,9 @@ def test_run_rerun_and_a_worse_model(tmp_path, capsys):
   assert _versions(config) == [version]
   out = capsys.readouterr().out
   assert f"pushed:  nothing new: {first.pushed_to} already holds this model" in out
+  # The same model, scored the same: no second report, the first one named.
+  assert f"report: nothing new: same as report {report_dir}\n" in out
+  assert os.listdir(os.path.dirname(report_dir)) == [first.run_id]
   with open(os.path.join(first.pushed_to, "mnist_tfx_push.json")) as f:
     assert json.load(f)["model_uri"] == first.uris["Model"]
 
