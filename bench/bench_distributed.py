@@ -74,7 +74,7 @@ def main() -> None:
   with tempfile.TemporaryDirectory() as tmp:
     data_dir = args.data_dir
     if not data_dir:
-      from pipeline.data import datasets, fetch, prepare  # pylint: disable=import-outside-toplevel
+      from pipeline.data import datasets, fetch, prepare
       data_dir = os.path.join(tmp, "tfr")
       prepare.prepare_data(fetch.fetch_dataset(datasets.get_dataset("fashion_mnist")), data_dir)
     runs = {"single": run_single(data_dir, os.path.join(tmp, "single"), args.steps),

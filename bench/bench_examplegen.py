@@ -30,7 +30,7 @@ _CHUNK = 100_000  # Images generated and written at a time.
 
 def write_random_idx(directory: str, n_train: int, n_test: int = 10_000, seed: int = 0) -> None:
   """Writes the four raw IDX files, generating the images in chunks (flat memory)."""
-  from pipeline.data import contract  # pylint: disable=import-outside-toplevel
+  from pipeline.data import contract
   os.makedirs(directory, exist_ok=True)
   rng = np.random.default_rng(seed)
   for idx_set, n in (("train", n_train), ("test", n_test)):
@@ -49,7 +49,6 @@ def _rss_mb() -> float:
 
 def child(data_dir: str, out_dir: str) -> None:
   """Runs the ExampleGen executor as TFX does; prints JSON with its time and counts."""
-  # pylint: disable=import-outside-toplevel
   from tfx.proto import example_gen_pb2
   from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
   from tfx.utils import proto_utils

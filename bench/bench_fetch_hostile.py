@@ -61,7 +61,7 @@ print(json.dumps({"written": wchar() - before, "seconds": time.monotonic() - sta
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
-  def log_message(self, *args):  # pylint: disable=arguments-differ
+  def log_message(self, *args):
     pass
 
 

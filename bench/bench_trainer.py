@@ -95,7 +95,7 @@ class StepTimer(tf_estimator.SessionRunHook):
   def __init__(self) -> None:
     self.times: List[float] = []
 
-  def after_run(self, run_context, run_values) -> None:  # pylint: disable=unused-argument
+  def after_run(self, run_context, run_values) -> None:
     self.times.append(time.perf_counter())
 
 
@@ -106,7 +106,7 @@ class BatchTimer(tf.keras.callbacks.Callback):
     super().__init__()
     self.times: List[float] = []
 
-  def on_train_batch_end(self, batch, logs=None) -> None:  # pylint: disable=unused-argument
+  def on_train_batch_end(self, batch, logs=None) -> None:
     self.times.append(time.perf_counter())
 
 
@@ -158,7 +158,7 @@ RUNNERS = {"estimator": run_estimator, "keras": run_keras}
 
 def prepare_default(tmp: str) -> str:
   """Fetches Fashion-MNIST and writes its TFRecords under `tmp`; returns that directory."""
-  from pipeline.data import datasets, fetch, prepare  # pylint: disable=import-outside-toplevel
+  from pipeline.data import datasets, fetch, prepare
   out = os.path.join(tmp, "tfrecords")
   prepare.prepare_data(fetch.fetch_dataset(datasets.get_dataset("fashion_mnist")), out)
   return out

@@ -83,7 +83,7 @@ def main() -> None:
               "accuracy_threshold": 0.0}
     env = {**os.environ,
            "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
-    kfp_replay._run = _sampled_run  # pylint: disable=protected-access
+    kfp_replay._run = _sampled_run
     results = kfp_replay.replay(spec, values, spec["defaultPipelineRoot"], cwd=REPO, env=env,
                                 timeout_s=3600)
   rows = [{"task": r.name, "exit": r.returncode, "seconds": round(r.seconds, 1),

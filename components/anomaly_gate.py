@@ -52,7 +52,7 @@ def check_anomalies(anomalies_uri: str, split_names: List[str]) -> None:
 
 def describe_skew(train_stats, eval_stats, schema) -> List[str]:
   """One line per feature whose train and test distributions differ beyond its comparator."""
-  import tensorflow_data_validation as tfdv  # pylint: disable=import-outside-toplevel
+  import tensorflow_data_validation as tfdv
   anomalies = tfdv.validate_statistics(train_stats, schema, serving_statistics=eval_stats)
   return [f"feature '{feature}': train vs test: "
           + "; ".join(r.description for r in info.reason if "COMPARATOR" in
@@ -64,7 +64,7 @@ def describe_skew(train_stats, eval_stats, schema) -> List[str]:
 
 def check_skew(statistics: standard_artifacts.ExampleStatistics, schema_uri: str) -> None:
   """Raises DataAnomaliesError when the train and test splits differ beyond the schema."""
-  from tfx.components.statistics_gen import stats_artifact_utils  # pylint: disable=import-outside-toplevel
+  from tfx.components.statistics_gen import stats_artifact_utils
   schema = io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(schema_uri))
   problems = describe_skew(stats_artifact_utils.load_statistics(statistics, "train").proto(),
                            stats_artifact_utils.load_statistics(statistics, "test").proto(),
@@ -77,7 +77,7 @@ def check_skew(statistics: standard_artifacts.ExampleStatistics, schema_uri: str
 
 
 @component
-def AnomalyGate(  # pylint: disable=invalid-name
+def AnomalyGate(
     anomalies: InputArtifact[standard_artifacts.ExampleAnomalies],
     statistics: InputArtifact[standard_artifacts.ExampleStatistics],
     schema: InputArtifact[standard_artifacts.Schema]) -> None:

@@ -6,7 +6,7 @@ variables that TF Serving would try to load. This one copies into a hidden
 sibling, `<base>/.partial-<host>-<pid>-<version>`, that TF Serving ignores (version
 directories are numbers), then renames it into place. The next Pusher execution,
 blessed or not, removes partial copies whose process is gone, on this host only
-(pipeline/runners/partial_push.py). Blessing checks, the
+(components/partial_push.py). Blessing checks, the
 `pushed` MLMD properties and the version layout are TFX's own.
 
 Each version carries a record of the model artifact it came from (`PUSH_RECORD`):
@@ -32,7 +32,8 @@ from tfx.utils import io_utils, proto_utils
 
 from pipeline.data.files import is_remote
 from pipeline.layout import PUSH_RECORD
-from pipeline.runners.partial_push import partial_push_name, remove_dead_partial_pushes
+from components.execution_keys import ALREADY_PUSHED_KEY
+from components.partial_push import partial_push_name, remove_dead_partial_pushes
 from trainer_module.tflite import write_tflite
 
 _LOG = logging.getLogger(__name__)
@@ -41,9 +42,6 @@ SERVING_DIR_KEY = "serving_dir"
 PAUSE_ENV = "MNIST_TFX_TEST_PUSH_PAUSE_S"
 
 
-# Set on the PushedModel artifact when nothing was pushed because the newest version
-# already holds this model: that version's directory.
-ALREADY_PUSHED_KEY = "already_pushed_as"
 
 
 def model_record(model: types.Artifact) -> Dict[str, Any]:
@@ -148,7 +146,7 @@ class AtomicPusherSpec(standard_component_specs.PusherSpec):
                 SERVING_DIR_KEY: ExecutionParameter(type=str)}
 
 
-class AtomicPusher(base_component.BaseComponent):  # pylint: disable=too-few-public-methods
+class AtomicPusher(base_component.BaseComponent):
   """Pushes a blessed `model` to `serving_dir/<version>/`, each version appearing whole."""
 
   SPEC_CLASS = AtomicPusherSpec

@@ -19,12 +19,11 @@ from tfx.types import standard_artifacts, standard_component_specs as specs
 from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import json_utils, proto_utils
 
+from components.execution_keys import SELF_BASELINE_KEY
 from components.served_baseline import came_from, holds_model, push_record
 from pipeline.data.contract import LABEL_KEY
 
 ACCURACY_THRESHOLD_KEY = "accuracy_threshold"
-# Set on the blessing when the model being served was the candidate itself.
-SELF_BASELINE_KEY = "baseline_was_candidate"
 _LOG = logging.getLogger(__name__)
 
 

@@ -84,7 +84,7 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 if __name__ == "__main__":
-  from trainer_module.shutdown import run_program  # pylint: disable=ungrouped-imports
-  from pipeline.data.s3 import enable_s3  # pylint: disable=ungrouped-imports
+  from trainer_module.shutdown import run_program
+  from pipeline.data.s3 import enable_s3
   enable_s3(sys.argv[1:])
   run_program(main)

@@ -31,13 +31,13 @@ from pipeline.data.shards import WriteShards, gather_counts
 
 
 @beam.ptransform_fn
-def _IdxToExample(  # pylint: disable=invalid-name
+def _IdxToExample(
     pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
     split_pattern: str) -> beam.PCollection:
   """Reads the IDX pair that `split_pattern` matches in `input_base` into tf.Examples."""
   input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
   pair = idx.pair_from_pattern(files.join(input_base, split_pattern))
-  return pipeline | "IdxToExamples" >> IdxToExamples(pair)  # pylint: disable=no-value-for-parameter
+  return pipeline | "IdxToExamples" >> IdxToExamples(pair)
 
 
 class Executor(BaseExampleGenExecutor):
@@ -72,7 +72,7 @@ class Executor(BaseExampleGenExecutor):
     pairs = _pairs(exec_properties)
     examples.split_names = artifact_utils.encode_split_names(list(contract.SPLITS))
     with self._make_beam_pipeline() as pipeline:
-      _ = pipeline | "WriteShards" >> WriteShards(pairs, examples.uri)  # pylint: disable=no-value-for-parameter
+      _ = pipeline | "WriteShards" >> WriteShards(pairs, examples.uri)
     check_split_counts(gather_counts(examples.uri),
                        {name: pair.count for name, pair in pairs.items()})
     payload = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)

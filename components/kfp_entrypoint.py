@@ -18,7 +18,7 @@ from trainer_module.shutdown import run_program
 def main(argv: List[str]) -> None:
   """Registers s3 when `argv` names an s3:// path, then runs TFX's entrypoint on `argv`."""
   enable_s3(argv)
-  from tfx.orchestration.kubeflow import container_entrypoint  # pylint: disable=import-outside-toplevel
+  from tfx.orchestration.kubeflow import container_entrypoint
   container_entrypoint.main(argv)
 
 

@@ -60,7 +60,7 @@ class _TqdmConsole(logging.StreamHandler):
   def emit(self, record: logging.LogRecord) -> None:
     try:
       tqdm.write(self.format(record), file=sys.stderr)
-    except Exception:  # pylint: disable=broad-except
+    except Exception:
       self.handleError(record)
 
 
@@ -119,6 +119,6 @@ def loading(what: str) -> None:
   Only on a terminal: where stderr is a log or a pipe read by a program, a
   failure stays the one line the program expects.
   """
-  from pipeline.stderr_filter import stderr_is_terminal  # pylint: disable=import-outside-toplevel
+  from pipeline.stderr_filter import stderr_is_terminal
   if stderr_is_terminal():
     print(f"loading {what} (20-40 s on a 2-core machine)...", file=sys.stderr, flush=True)

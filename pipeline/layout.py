@@ -11,7 +11,7 @@ Pure string functions: no TensorFlow, no filesystem access, no environment reads
 import os
 
 # Pushes are copied to `<serving dir>/<PARTIAL_PUSH_PREFIX><host>-<pid>-<version>` first,
-# then renamed to `<version>` (components/atomic_pusher.py, pipeline/runners/partial_push.py);
+# then renamed to `<version>` (components/atomic_pusher.py, components/partial_push.py);
 # TF Serving loads numeric directories only.
 PARTIAL_PUSH_PREFIX = ".partial-"
 # Written into every pushed version: which model artifact it came from, so a rerun

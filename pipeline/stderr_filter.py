@@ -61,7 +61,7 @@ def install() -> None:
   child exits when every writer of the pipe is gone, after forwarding the rest,
   so no line written before the program exits is lost.
   """
-  global _was_terminal  # pylint: disable=global-statement
+  global _was_terminal
   if has_gpu():
     return
   _was_terminal = os.isatty(2)
@@ -80,7 +80,7 @@ def install() -> None:
     try:
       forward(read_end, 2)
     finally:
-      os._exit(0)  # pylint: disable=protected-access
+      os._exit(0)
   os.close(read_end)
   os.dup2(write_end, 2)
   os.close(write_end)

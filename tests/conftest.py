@@ -93,7 +93,7 @@ def idx_dir(tmp_path):
 @pytest.fixture(scope="session")
 def tiny_tfrecords(tmp_path_factory):
   """prepare-data output for a separable dataset: 400 published train, 100 test examples."""
-  from pipeline.data.prepare import prepare_data  # pylint: disable=import-outside-toplevel
+  from pipeline.data.prepare import prepare_data
   root = tmp_path_factory.mktemp("tiny")
   write_dataset(str(root / "idx"), n_train=400, n_eval=100, seed=3)
   prepare_data(str(root / "idx"), str(root / "tfr"), BEAM_TEST_ARGS)
@@ -102,9 +102,9 @@ def tiny_tfrecords(tmp_path_factory):
 
 def saved_model_accuracy(export_dir: str, tfrecord_dir: str, split: str = "test") -> float:
   """Accuracy of a SavedModel's serving_default over a prepare-data split."""
-  import glob  # pylint: disable=import-outside-toplevel
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from trainer_module.features import FEATURE_SPEC  # pylint: disable=import-outside-toplevel
+  import glob
+  import tensorflow as tf
+  from trainer_module.features import FEATURE_SPEC
   files = glob.glob(os.path.join(tfrecord_dir, f"Split-{split}", "*.gz"))
   serialized = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
   labels = tf.io.parse_example(serialized, FEATURE_SPEC)["label"].numpy()
@@ -117,9 +117,9 @@ def saved_model_accuracy(export_dir: str, tfrecord_dir: str, split: str = "test"
 def served_model(tiny_tfrecords, tmp_path_factory):
   """(base dir, version dir) of a real SavedModel, as the Pusher lays it out: a
   fashion_mnist-named `cnn_tf_layers` model, 60 steps on the tiny separable dataset."""
-  from trainer_module.hparams import HParams  # pylint: disable=import-outside-toplevel
-  from trainer_module.inputs import split_files  # pylint: disable=import-outside-toplevel
-  from trainer_module.trainer import train_and_export  # pylint: disable=import-outside-toplevel
+  from trainer_module.hparams import HParams
+  from trainer_module.inputs import split_files
+  from trainer_module.trainer import train_and_export
   root = tmp_path_factory.mktemp("served")
   base = str(root / "serving_model")
   version = os.path.join(base, "1700000000")

@@ -19,7 +19,7 @@ BUCKET = "mnist-tfx-test"
 @contextlib.contextmanager
 def s3_server() -> Iterator[Dict[str, str]]:
   """Starts moto's S3 server on a free port; yields the env for clients; stops it."""
-  from moto.server import ThreadedMotoServer  # pylint: disable=import-outside-toplevel
+  from moto.server import ThreadedMotoServer
   server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
   server.start()
   try:
@@ -34,7 +34,7 @@ def s3_server() -> Iterator[Dict[str, str]]:
 
 def client(env: Dict[str, str]):
   """A boto3 S3 client for the server `env` points at."""
-  import boto3  # pylint: disable=import-outside-toplevel
+  import boto3
   return boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"],
                       aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
                       aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])

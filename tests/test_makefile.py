@@ -185,6 +185,6 @@ def test_an_existing_python310_keeps_priority_over_provisioning(tmp_path):
 def test_the_venv_is_byte_compiled(module):
   """With PYTHONDONTWRITEBYTECODE set, a venv installed without bytecode makes every process
   compile TF and TFX from source again (`import tfx.v1`: 55 s instead of 20 s)."""
-  import importlib.util  # pylint: disable=import-outside-toplevel
+  import importlib.util
   origin = importlib.util.find_spec(module).origin
   assert os.path.exists(importlib.util.cache_from_source(origin)), origin

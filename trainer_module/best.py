@@ -128,7 +128,7 @@ class EarlyStopping(tf_estimator.SessionRunHook):
   def __init__(self, best: BestCheckpoint):
     self.best = best
 
-  def after_run(self, run_context, run_values) -> None:  # pylint: disable=unused-argument
+  def after_run(self, run_context, run_values) -> None:
     if self.best.exhausted and not self.best.record["stopped_early"]:
       _LOG.info("stopping early: no better validation accuracy in %d evaluations; best %.4f "
                 "at step %d", self.best.record["patience"], self.best.record["accuracy"],

@@ -72,7 +72,7 @@ class Stopped(Exception):
     self.signum = signum
 
 
-def _stop_on_signal(signum, frame) -> None:  # pylint: disable=unused-argument
+def _stop_on_signal(signum, frame) -> None:
   for name in STOP_SIGNALS:  # A second signal must not cut the cleanup short.
     signal.signal(name, signal.SIG_IGN)
   raise Stopped(signum)

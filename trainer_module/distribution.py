@@ -73,7 +73,7 @@ def make_strategy(distribute: str):
   """
   if distribute == "none":
     return None
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
   if distribute == "parameter_server":
     # The TF2 tf.distribute.experimental.ParameterServerStrategy is refused by
     # Estimator's RunConfig; the compat.v1 one is the Estimator's.

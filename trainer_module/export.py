@@ -23,9 +23,9 @@ import tensorflow as tf
 from tensorflow import estimator as tf_estimator
 from tfx.utils import io_utils
 
+from pipeline.data.contract import EXAMPLES_INPUT
 from trainer_module.features import IMAGE_KEY, PIXELS, decode_pixels
 
-EXAMPLES_INPUT = "examples"
 PIXELS_INPUT = "pixels"
 # Requests above this many images are refused with a message: 20,000 examples took
 # 4.4 GB in one request. Split larger batches on the client.
@@ -175,7 +175,7 @@ def write_warmup_requests(saved_model_dir: str) -> str:
 
   Without it the first real request pays for graph initialisation.
   """
-  from tensorflow_serving.apis import (classification_pb2, predict_pb2,  # pylint: disable=import-outside-toplevel
+  from tensorflow_serving.apis import (classification_pb2, predict_pb2,
                                        prediction_log_pb2)
   blank = tf.train.Example(features=tf.train.Features(feature={IMAGE_KEY: tf.train.Feature(
       bytes_list=tf.train.BytesList(value=[bytes(PIXELS)]))}))

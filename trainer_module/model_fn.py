@@ -5,7 +5,7 @@ import math
 import tensorflow as tf
 from tensorflow import estimator as tf_estimator
 
-from pipeline.data.contract import NUM_CLASSES
+from pipeline.data.contract import COLS, NUM_CLASSES, ROWS
 from trainer_module import models
 from trainer_module import precision
 from trainer_module.precision import FLOAT32
@@ -72,16 +72,16 @@ def model_fn(features, labels, mode, params):
     and the loss are float32 in every precision.
   """
   architecture = models.get_model(params["model"])
-  images = tf.reshape(features["pixels"], [-1, 28, 28, 1])
+  images = tf.reshape(features["pixels"], [-1, ROWS, COLS, 1])
   training = mode == tf_estimator.ModeKeys.TRAIN
   count = tf.shape(images)[0]
   if mode == tf_estimator.ModeKeys.PREDICT:
     # Convolutions fail on an empty batch; run one blank image instead and return
     # none of its results, so an empty request gets an empty answer.
-    images = tf.cond(count > 0, lambda: images, lambda: tf.zeros([1, 28, 28, 1]))
+    images = tf.cond(count > 0, lambda: images, lambda: tf.zeros([1, ROWS, COLS, 1]))
     # The cond's output has no static rank in a converted graph; restated, the
-    # convolutions convert to TFLite's own kernels (pipeline/serving/tflite.py).
-    images = tf.reshape(images, [-1, 28, 28, 1])
+    # convolutions convert to TFLite's own kernels (trainer_module/tflite.py).
+    images = tf.reshape(images, [-1, ROWS, COLS, 1])
   # build_estimator resolves "auto" once; a direct caller may pass it unresolved.
   compute = precision.resolve(params.get("precision") or FLOAT32, params["model"])
   logits, activations = architecture(images, training, params.get("dropout"), compute)

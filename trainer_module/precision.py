@@ -57,7 +57,7 @@ def resolve(precision: str, model: str, flags: Optional[FrozenSet[str]] = None) 
   if precision == AUTO:
     return MIXED_BFLOAT16 if model in AUTO_BF16_MODELS and has_native_bf16(flags) else FLOAT32
   if precision == MIXED_BFLOAT16 and not has_native_bf16(flags):
-    global _warned  # pylint: disable=global-statement
+    global _warned
     if not _warned:
       _warned = True
       _LOG.warning("precision mixed_bfloat16 on a CPU without %s: bfloat16 is emulated and "

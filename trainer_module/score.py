@@ -24,10 +24,10 @@ from trainer_module.serving import ModelDirError, resolve_version
 def score(model_dir: str, files: List[str]) -> Dict[str, object]:
   """Accuracy, overall and per class (by the model's own class names), of the SavedModel
   in `model_dir` on gzip TFRecords."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from trainer_module.serving import display_name, model_class_names  # pylint: disable=import-outside-toplevel
-  from trainer_module.export import MAX_BATCH  # pylint: disable=import-outside-toplevel
-  from trainer_module.features import FEATURE_SPEC  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
+  from trainer_module.serving import display_name, model_class_names
+  from trainer_module.export import MAX_BATCH
+  from trainer_module.features import FEATURE_SPEC
   model = tf.saved_model.load(model_dir)
   predict = model.signatures["serving_default"]
   names = [display_name(name) for name in model_class_names(model)]
@@ -53,7 +53,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     model_dir = resolve_version(args.model_dir)
   except ModelDirError as e:
     parser.exit(1, f"error: {e}\n")
-  from trainer_module.inputs import split_files  # pylint: disable=import-outside-toplevel
+  from trainer_module.inputs import split_files
   print(json.dumps(score(model_dir, split_files(args.data_dir, args.split)), indent=1))
 
 

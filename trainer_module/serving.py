@@ -53,7 +53,7 @@ def display_name(name: str) -> str:
 
 def serialize_examples(pixels: np.ndarray) -> List[bytes]:
   """uint8 [N, 784] -> serialized tf.Examples holding `image_raw`, as the model parses them."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
   return [tf.train.Example(features=tf.train.Features(feature={
       contract.IMAGE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(
           value=[np.ascontiguousarray(row, np.uint8).tobytes()]))})).SerializeToString()
@@ -62,7 +62,7 @@ def serialize_examples(pixels: np.ndarray) -> List[bytes]:
 
 def model_class_names(model) -> List[str]:
   """The class names a loaded SavedModel's `classification` signature answers with."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
   blank = serialize_examples(np.zeros((1, contract.PIXELS), np.uint8))
   classes = model.signatures["classification"](inputs=tf.constant(blank))["classes"]
   return [name.decode() for name in classes.numpy()[0]]
@@ -72,7 +72,7 @@ def saved_model_predict(model, pixels: np.ndarray, batch: int) -> Tuple[np.ndarr
   """(probabilities [N, 10], classes [N]) of uint8 [N, 784] through `serving_default`,
   as serialized tf.Examples, at most `batch` per call (the model refuses more than
   export.MAX_BATCH)."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
   signature = model.signatures["serving_default"]
   probabilities = [np.zeros((0, contract.NUM_CLASSES), np.float32)]
   classes = [np.zeros((0,), np.int64)]

@@ -48,7 +48,7 @@ def stop_reason() -> str:
   return "terminated (SIGTERM)" if stop_signal() == signal.SIGTERM else "interrupted"
 
 
-def _on_stop_signal(signum, frame) -> None:  # pylint: disable=unused-argument
+def _on_stop_signal(signum, frame) -> None:
   if _received:  # A second Ctrl-C: the user does not want to wait for the cleanup.
     leave(128 + signum, f"error: {signal.Signals(signum).name} again: stopped at once")
   _received.append(signum)
@@ -62,7 +62,7 @@ def _quiet_after_signal() -> None:
   logging.disable(logging.CRITICAL)
   threading.excepthook = lambda args: None
   _console_stderr.append(sys.stderr)
-  sys.stderr = open(os.devnull, "w", encoding="utf-8")  # pylint: disable=consider-using-with
+  sys.stderr = open(os.devnull, "w", encoding="utf-8")
 
 
 def console_stderr():
@@ -92,7 +92,7 @@ def leave(status: int, message: str = "") -> NoReturn:
       except (OSError, ValueError, AttributeError):  # A closed pipe, a closed stream.
         pass
   finally:
-    os._exit(status)  # pylint: disable=protected-access
+    os._exit(status)
 
 
 def _drop_tf_teardown_noise(unraisable) -> None:
@@ -125,7 +125,7 @@ def run_program(main: Callable[[], None], catch_signals: bool = True,
     if isinstance(e.code, str):
       leave(EXIT_ERROR, e.code)
     leave(e.code or 0)
-  except BaseException as e:  # pylint: disable=broad-except
+  except BaseException as e:
     if isinstance(e, KeyboardInterrupt) or stop_signal():  # Or a library's wrapping of it.
       leave(stop_status(), f"error: {stop_reason()}")
     traceback.print_exc()

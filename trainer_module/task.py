@@ -93,8 +93,8 @@ def check_paths(data_dir: str, export_dir: str, job_dir: str, train_steps: int,
 def train(args: argparse.Namespace, hparams: hp.HParams, role: ClusterRole) -> dict:
   """Trains; the chief exports a new version under --export-dir. Returns the task's report."""
   strategy = make_strategy(hparams.distribute)  # Before the first TensorFlow op.
-  from trainer_module.inputs import split_files  # pylint: disable=import-outside-toplevel
-  from trainer_module.trainer import train_and_export  # pylint: disable=import-outside-toplevel
+  from trainer_module.inputs import split_files
+  from trainer_module.trainer import train_and_export
   train_files = split_files(args.data_dir, "train")
   eval_files = split_files(args.data_dir, "validation")
   # Seconds since the epoch, as TFX's Pusher names versions; a clash is waited out.
@@ -113,8 +113,8 @@ def main(argv: Optional[List[str]] = None, configure_logging: bool = False) -> N
   """
   args = build_parser().parse_args(argv)
   if configure_logging:
-    from pipeline import stderr_filter  # pylint: disable=import-outside-toplevel
-    from pipeline.console import loading, setup_console  # pylint: disable=import-outside-toplevel
+    from pipeline import stderr_filter
+    from pipeline.console import loading, setup_console
     stderr_filter.install()
     setup_console(args.verbose)
     loading("TensorFlow")

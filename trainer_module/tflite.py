@@ -33,7 +33,7 @@ LABELS_FILE = os.path.join(TFLITE_DIR, "labels.txt")
 
 def _converter(model):
   """A converter of the loaded model's `pixels` signature, its input shape stated."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
   signature = model.signatures[PIXELS_SIGNATURE]
 
   # Re-traced in TF2: converting the v1 SavedModel's signature directly loses the
@@ -102,8 +102,8 @@ def write_tflite(saved_model_dir: str, version_dir: str) -> str:
   files are written atomically; the class names come from the model's own
   `classification` signature.
   """
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from trainer_module.serving import model_class_names  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
+  from trainer_module.serving import model_class_names
   started = time.monotonic()
   with _quiet_conversion():
     model = tf.saved_model.load(saved_model_dir)
@@ -125,7 +125,7 @@ def load_runner(path: str):
   Raises:
     ValueError: one line naming `path`, when it is not a TFLite model with that signature.
   """
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
   try:
     return tf.lite.Interpreter(model_path=path).get_signature_runner()
   except (ValueError, RuntimeError, OSError) as e:

@@ -44,10 +44,10 @@ class TrainingProgress(tf_estimator.SessionRunHook):
                      "loss": tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.LOSSES)[-1]}
     self._start = time.monotonic()
 
-  def before_run(self, run_context):  # pylint: disable=unused-argument
+  def before_run(self, run_context):
     return tf_estimator.SessionRunArgs(self._fetches)
 
-  def after_run(self, run_context, run_values) -> None:  # pylint: disable=unused-argument
+  def after_run(self, run_context, run_values) -> None:
     self.local_steps += 1
     self.last_loss = float(run_values.results["loss"])
     self.seconds = time.monotonic() - self._start
@@ -73,10 +73,10 @@ def redirect_training_events(model_dir: str) -> None:
   `model_dir` is made one that writes into `train/`. Checkpoints stay put.
   """
   cache = tf.compat.v1.summary.FileWriterCache
-  with cache._lock:  # pylint: disable=protected-access
-    if model_dir not in cache._cache:  # pylint: disable=protected-access
+  with cache._lock:
+    if model_dir not in cache._cache:
       with tf.Graph().as_default():  # A v1 FileWriter refuses to be made eagerly.
-        cache._cache[model_dir] = tf.compat.v1.summary.FileWriter(  # pylint: disable=protected-access
+        cache._cache[model_dir] = tf.compat.v1.summary.FileWriter(
             os.path.join(model_dir, TRAIN_RUN))
 
 

@@ -12,6 +12,8 @@ LABEL_KEY = "label"  # int64 in 0 .. NUM_CLASSES - 1.
 ROWS = COLS = 28
 PIXELS = ROWS * COLS
 NUM_CLASSES = 10
+# The serving signature's input: a batch of serialized tf.Example (trainer_module/export.py).
+EXAMPLES_INPUT = "examples"
 
 # The published file sets; the publishers call the test set `t10k`.
 IDX_SETS: Tuple[str, ...] = ("train", "test")

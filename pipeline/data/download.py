@@ -27,7 +27,7 @@ def _origin(url: str) -> tuple:
 class _SafeRedirects(urllib.request.HTTPRedirectHandler):
   """Follows a redirect only to https or to the origin of the URL first asked for."""
 
-  def redirect_request(self, req, fp, code, msg, headers, newurl):  # pylint: disable=too-many-arguments
+  def redirect_request(self, req, fp, code, msg, headers, newurl):
     newurl = urllib.parse.urljoin(req.full_url, newurl)
     first = getattr(req, "first_url", req.full_url)
     if urllib.parse.urlsplit(newurl).scheme.lower() != "https" and \

@@ -166,7 +166,7 @@ def _read_examples(read: Tuple[idx.IdxPair, Optional[int]], chunk_size: int) -> 
 
 
 @beam.ptransform_fn
-def IdxToExamples(  # pylint: disable=invalid-name
+def IdxToExamples(
     pipeline: beam.Pipeline, pair: idx.IdxPair,
     chunk_size: int = DEFAULT_CHUNK_SIZE) -> beam.PCollection:
   """Reads a pair checked by `idx.validate_pair` into serialized tf.Examples.

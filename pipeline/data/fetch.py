@@ -126,7 +126,7 @@ def fetch_dataset(spec: DatasetSpec, cache_dir: Optional[str] = None,
   for source in sources if sources is not None else default_sources(spec, data_dir, timeouts):
     try:
       _try_source(source, spec, cache_dir)
-    except Exception as e:  # pylint: disable=broad-except
+    except Exception as e:
       # One line per failed source, then on to the next one.
       line = f"{source.describe()}: {type(e).__name__}: {e}"
       _LOG.warning("source failed, trying the next one: %s", line)

@@ -41,7 +41,7 @@ def open_binary(path: str) -> BinaryIO:
   """Opens `path` for reading bytes, locally or through Beam's FileSystems."""
   if not is_remote(path):
     return open(path, "rb")
-  from apache_beam.io.filesystem import CompressionTypes  # pylint: disable=import-outside-toplevel
+  from apache_beam.io.filesystem import CompressionTypes
   return beam_filesystems().open(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
 
@@ -52,9 +52,9 @@ def beam_filesystems():
   boto3 take the endpoint and keys from the environment (AWS_ENDPOINT_URL,
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).
   """
-  from apache_beam.io.filesystems import FileSystems  # pylint: disable=import-outside-toplevel
-  from apache_beam.options.pipeline_options import PipelineOptions  # pylint: disable=import-outside-toplevel
-  if FileSystems._pipeline_options is None:  # pylint: disable=protected-access
+  from apache_beam.io.filesystems import FileSystems
+  from apache_beam.options.pipeline_options import PipelineOptions
+  if FileSystems._pipeline_options is None:
     FileSystems.set_options(PipelineOptions([]))
   return FileSystems
 
@@ -76,7 +76,7 @@ def open_maybe_gzip(path: str) -> BinaryIO:
 def match(pattern: str) -> List[str]:
   """Sorted files matching a glob, local or remote."""
   if not is_remote(pattern):
-    import glob  # pylint: disable=import-outside-toplevel
+    import glob
     return sorted(glob.glob(pattern))
   return sorted(m.path for r in beam_filesystems().match([pattern]) for m in r.metadata_list)
 
@@ -88,7 +88,7 @@ def write_atomically(path: str, data: bytes) -> str:
   failure removes the temporary file. Returns `path`.
   """
   if is_remote(path):
-    from apache_beam.io.filesystem import CompressionTypes  # pylint: disable=import-outside-toplevel
+    from apache_beam.io.filesystem import CompressionTypes
     filesystems = beam_filesystems()
     with filesystems.create(path + ".tmp", compression_type=CompressionTypes.UNCOMPRESSED) as f:
       f.write(data)

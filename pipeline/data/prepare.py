@@ -83,7 +83,7 @@ def prepare_data(data_dir: str, output: str, beam_args: Sequence[str] = DEFAULT_
 
 def _run_beam(pairs: Dict[str, idx.IdxPair], out_dir: str, beam_args: List[str]) -> None:
   with make_beam_pipeline(beam_args) as p:
-    _ = p | "WriteShards" >> WriteShards(pairs, out_dir)  # pylint: disable=no-value-for-parameter
+    _ = p | "WriteShards" >> WriteShards(pairs, out_dir)
 
 
 def make_beam_pipeline(beam_args: Sequence[str]) -> beam.Pipeline:
@@ -98,7 +98,7 @@ def make_beam_pipeline(beam_args: Sequence[str]) -> beam.Pipeline:
                                                        "--runner=dask_runner.DaskRunner")]
   if not dask:
     return beam.Pipeline(options=PipelineOptions(args))
-  from apache_beam.runners.dask.dask_runner import DaskRunner  # pylint: disable=import-outside-toplevel
+  from apache_beam.runners.dask.dask_runner import DaskRunner
   rest = [a for a in args if a not in dask]
   return beam.Pipeline(runner=DaskRunner(), options=PipelineOptions(rest))
 

@@ -47,7 +47,7 @@ def enable_s3(paths: Iterable[str]) -> bool:
   if not uses_s3(paths):
     return False
   bound_clients(os.environ)  # Before the plugin loads and reads them.
-  import tensorflow_io  # noqa: F401  # pylint: disable=import-outside-toplevel,unused-import
+  import tensorflow_io  # noqa: F401
   return True
 
 
@@ -85,9 +85,9 @@ def bound_clients(environ: MutableMapping[str, str]) -> None:
 def check_bucket(url: str, environ: MutableMapping[str, str] = os.environ) -> None:
   """Raises S3Error, one line naming the bucket or the endpoint and what to check, when the
   bucket of `url` cannot be listed with the credentials in `environ`. Costs one request."""
-  import boto3  # pylint: disable=import-outside-toplevel
-  from botocore import exceptions  # pylint: disable=import-outside-toplevel
-  from botocore.config import Config  # pylint: disable=import-outside-toplevel
+  import boto3
+  from botocore import exceptions
+  from botocore.config import Config
   bucket = url[len(SCHEME):].split("/", 1)[0]
   endpoint = environ.get("AWS_ENDPOINT_URL") or None
   where = f"s3://{bucket}" + (f" at {endpoint}" if endpoint else "")

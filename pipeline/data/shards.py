@@ -59,7 +59,7 @@ def write_work(work: Work, out_dir: str, chunk_size: int) -> List[str]:
 
 
 @beam.ptransform_fn
-def WriteShards(  # pylint: disable=invalid-name
+def WriteShards(
     pipeline: beam.Pipeline, pairs: Dict[str, idx.IdxPair], out_dir: str,
     chunk_size: int = DEFAULT_CHUNK_SIZE) -> beam.PCollection:
   """Writes every split of `pairs` (file set -> validated pair) under `out_dir`; emits the paths."""

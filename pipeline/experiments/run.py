@@ -19,7 +19,7 @@ _LOG = logging.getLogger(__name__)
 def prepare_datasets(cells: Sequence[Cell], idx_dir: Callable[[str], str], output: str,
                      beam_args: Sequence[str]) -> Dict[str, str]:
   """Dataset -> its TFRecords under `output/tfrecords/`, converted once (kept across runs)."""
-  from pipeline.data.prepare import COUNTS_FILE, prepare_data  # pylint: disable=import-outside-toplevel
+  from pipeline.data.prepare import COUNTS_FILE, prepare_data
   dirs = {}
   for dataset in dict.fromkeys(c.dataset for c in cells):
     target = os.path.join(output, "tfrecords", dataset)
@@ -32,7 +32,7 @@ def prepare_datasets(cells: Sequence[Cell], idx_dir: Callable[[str], str], outpu
 def write_scalars(names: Sequence[str], output: str) -> List[str]:
   """`scalars/<run>.csv` for each named run: every TensorBoard scalar of its job, so the
   curves can be re-derived without TensorBoard."""
-  from trainer_module import events  # pylint: disable=import-outside-toplevel
+  from trainer_module import events
   written = []
   for name in names:
     runs = events.job_runs(os.path.join(output, "runs", name, "job"))

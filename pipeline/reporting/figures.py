@@ -9,9 +9,9 @@ import io
 
 def pyplot():
   """`matplotlib.pyplot` on the Agg backend: files only, as servers have no display."""
-  import matplotlib  # pylint: disable=import-outside-toplevel
+  import matplotlib
   matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+  import matplotlib.pyplot as plt
   return plt
 
 

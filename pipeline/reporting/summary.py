@@ -8,8 +8,7 @@ import numpy as np
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
 
-from components.atomic_pusher import ALREADY_PUSHED_KEY
-from components.evaluator import SELF_BASELINE_KEY
+from components.execution_keys import ALREADY_PUSHED_KEY, SELF_BASELINE_KEY
 from components.served_baseline import SERVED_VERSION_KEY, push_record
 from pipeline.data.contract import LABEL_KEY, NUM_CLASSES
 

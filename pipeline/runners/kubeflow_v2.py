@@ -22,7 +22,7 @@ DRIVER_MODULE = "components.example_gen_driver"
 def _driver_component(example_gen: Dict[str, Any]) -> Dict[str, Any]:
   """The driver task's component: ExampleGen's input base and config in, the resolved
   span, version, fingerprint and config out."""
-  from components.example_gen_driver import INPUT_BASE, INPUT_CONFIG, OUTPUTS  # pylint: disable=import-outside-toplevel
+  from components.example_gen_driver import INPUT_BASE, INPUT_CONFIG, OUTPUTS
   inputs = example_gen["inputDefinitions"]["parameters"]
   return {"executorLabel": f"{DRIVER}_executor",
           "inputDefinitions": {"parameters": {k: copy.deepcopy(inputs[k])
@@ -33,7 +33,7 @@ def _driver_component(example_gen: Dict[str, Any]) -> Dict[str, Any]:
 
 def split_example_gen_driver(spec: Dict[str, Any]) -> None:
   """Moves ExampleGen's preCacheCheck into an uncached `ExampleGenDriver` task, in place."""
-  from components.example_gen_driver import INPUT_BASE, INPUT_CONFIG, OUTPUTS  # pylint: disable=import-outside-toplevel
+  from components.example_gen_driver import INPUT_BASE, INPUT_CONFIG, OUTPUTS
   components, tasks = spec["components"], spec["root"]["dag"]["tasks"]
   executors = spec["deploymentSpec"]["executors"]
   example_gen = components[EXAMPLE_GEN]

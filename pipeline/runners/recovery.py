@@ -14,7 +14,7 @@ import shutil
 from typing import Iterator, List, Tuple
 
 from pipeline.layout import metadata_path, pipeline_root_under, serving_root_under
-from pipeline.runners.partial_push import remove_dead_partial_pushes
+from components.partial_push import remove_dead_partial_pushes
 
 _LOG = logging.getLogger(__name__)
 
@@ -121,8 +121,8 @@ def clean(output_root: str, pipeline_name: str) -> Tuple[int, int]:
 
 def _store(db_path: str):
   """A read-write ML Metadata store over an existing SQLite file."""
-  import ml_metadata as mlmd  # pylint: disable=import-outside-toplevel
-  from ml_metadata.proto import metadata_store_pb2  # pylint: disable=import-outside-toplevel
+  import ml_metadata as mlmd
+  from ml_metadata.proto import metadata_store_pb2
   config = metadata_store_pb2.ConnectionConfig()
   config.sqlite.filename_uri = db_path
   config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE
@@ -136,7 +136,7 @@ def fail_abandoned_executions(db_path: str) -> List[str]:
   """
   if not os.path.exists(db_path):
     return []
-  from ml_metadata.proto import metadata_store_pb2  # pylint: disable=import-outside-toplevel
+  from ml_metadata.proto import metadata_store_pb2
   state = metadata_store_pb2.Execution
   store = _store(db_path)
   abandoned = [e for e in store.get_executions() if e.last_known_state in (state.NEW,
@@ -161,7 +161,7 @@ def failed_outputs(db_path: str, pipeline_root: str) -> List[str]:
   """
   if not os.path.exists(db_path):
     return []
-  from ml_metadata.proto import metadata_store_pb2  # pylint: disable=import-outside-toplevel
+  from ml_metadata.proto import metadata_store_pb2
   store = _store(db_path)
   failed = [e.id for e in store.get_executions()
             if e.last_known_state == metadata_store_pb2.Execution.FAILED]

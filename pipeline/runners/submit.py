@@ -90,7 +90,7 @@ def pipeline_name_of(compiled: Dict[str, Any]) -> str:
 def vertex_job(path: str, project: str, region: str, values: Dict[str, Any],
                run: RunOptions, credentials: Any = None):
   """The aiplatform.PipelineJob that `submit_vertex` sends; building it calls no service."""
-  from google.cloud import aiplatform  # pylint: disable=import-outside-toplevel
+  from google.cloud import aiplatform
   name = run.run_name or pipeline_name_of(load_compiled(path))
   job = aiplatform.PipelineJob(
       display_name=name, template_path=path, job_id=run_id(name), parameter_values=values,
@@ -98,15 +98,15 @@ def vertex_job(path: str, project: str, region: str, values: Dict[str, Any],
       enable_caching=None if run.caching else False, credentials=credentials)
   if run.service_account:
     # What PipelineJob.submit(service_account=...) sets; set here so the job is complete.
-    job._gca_resource.service_account = run.service_account  # pylint: disable=protected-access
+    job._gca_resource.service_account = run.service_account
   return job
 
 
 def submit_vertex(path: str, project: str, region: str, values: Dict[str, Any],
                   run: RunOptions) -> str:
   """Starts a Vertex AI PipelineJob; returns its console URL."""
-  from google.auth import exceptions as auth_errors  # pylint: disable=import-outside-toplevel
-  from google.api_core import exceptions as api_errors  # pylint: disable=import-outside-toplevel
+  from google.auth import exceptions as auth_errors
+  from google.api_core import exceptions as api_errors
   try:
     job = vertex_job(path, project, region, values, run)
     job.submit()
@@ -117,7 +117,7 @@ def submit_vertex(path: str, project: str, region: str, values: Dict[str, Any],
   except (auth_errors.GoogleAuthError, api_errors.GoogleAPIError) as e:
     raise SubmitError(f"Vertex AI refused the run ({type(e).__name__}): "
                       f"{str(e).splitlines()[0]}") from None
-  return job._dashboard_uri()  # pylint: disable=protected-access
+  return job._dashboard_uri()
 
 
 def submit_kubeflow(path: str, where: Dict[str, Optional[str]], values: Dict[str, Any],
@@ -126,9 +126,9 @@ def submit_kubeflow(path: str, where: Dict[str, Optional[str]], values: Dict[str
 
   `where`: host, experiment and namespace (None on a single-user install).
   """
-  import kfp  # pylint: disable=import-outside-toplevel
-  import urllib3  # pylint: disable=import-outside-toplevel
-  from kfp_server_api.exceptions import ApiException  # pylint: disable=import-outside-toplevel
+  import kfp
+  import urllib3
+  from kfp_server_api.exceptions import ApiException
   host = where["host"]
   params = {k: str(v) for k, v in values.items()}
   if run.pipeline_root:

@@ -25,7 +25,6 @@ from trainer_module.serving import serialize_examples
 
 PREDICT_SIGNATURE = "serving_default"
 CLASSIFY_SIGNATURE = "classification"
-EXAMPLES_INPUT = "examples"  # trainer_module.export.EXAMPLES_INPUT, without importing TF.
 
 
 def _b64(data: bytes) -> Dict[str, str]:
@@ -35,7 +34,7 @@ def _b64(data: bytes) -> Dict[str, str]:
 def predict_body(pixels: np.ndarray) -> dict:
   """The JSON body of REST `POST /v1/models/<name>:predict` (row format, one named input)."""
   return {"signature_name": PREDICT_SIGNATURE,
-          "instances": [{EXAMPLES_INPUT: _b64(e)} for e in serialize_examples(pixels)]}
+          "instances": [{contract.EXAMPLES_INPUT: _b64(e)} for e in serialize_examples(pixels)]}
 
 
 def classify_body(pixels: np.ndarray) -> dict:
@@ -47,12 +46,13 @@ def classify_body(pixels: np.ndarray) -> dict:
 
 def predict_request(model_name: str, pixels: np.ndarray):
   """A gRPC `PredictRequest` for `serving_default`: a DT_STRING [N] tensor of tf.Examples."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from tensorflow_serving.apis import predict_pb2  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
+  from tensorflow_serving.apis import predict_pb2
   request = predict_pb2.PredictRequest()
   request.model_spec.name = model_name
   request.model_spec.signature_name = PREDICT_SIGNATURE
-  request.inputs[EXAMPLES_INPUT].CopyFrom(tf.make_tensor_proto(serialize_examples(pixels)))
+  request.inputs[contract.EXAMPLES_INPUT].CopyFrom(
+      tf.make_tensor_proto(serialize_examples(pixels)))
   return request
 
 
@@ -62,9 +62,9 @@ def grpc_predict(target: str, model_name: str, pixels: np.ndarray, batch: int,
 
   Sends at most `batch` images per request: the model refuses larger batches.
   """
-  import grpc  # pylint: disable=import-outside-toplevel
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from tensorflow_serving.apis import prediction_service_pb2_grpc  # pylint: disable=import-outside-toplevel
+  import grpc
+  import tensorflow as tf
+  from tensorflow_serving.apis import prediction_service_pb2_grpc
   probabilities, classes = [], []
   with grpc.insecure_channel(target) as channel:
     stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
@@ -108,7 +108,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     sys.exit(f"error: {e}")
   for note in loaded.notes:
     print(note, file=sys.stderr)
-  from trainer_module.export import MAX_BATCH  # pylint: disable=import-outside-toplevel
+  from trainer_module.export import MAX_BATCH
   if args.command == "body":
     if len(loaded.pixels) > MAX_BATCH:
       sys.exit(f"error: {len(loaded.pixels)} images in one request; the model takes at most "
@@ -117,7 +117,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     json.dump(make(loaded.pixels), sys.stdout)
     print()
     return
-  import grpc  # pylint: disable=import-outside-toplevel
+  import grpc
   try:
     probabilities, classes = grpc_predict(args.target, args.model, loaded.pixels, MAX_BATCH,
                                           args.timeout)

@@ -72,7 +72,7 @@ def _picture(path: str, notes: List[str]) -> np.ndarray:
   decoded straight to grayscale at the smallest DCT scale (1/2 to 1/8) still
   at least 28x28, so its full-size colour pixels never exist in memory.
   """
-  from PIL import Image, UnidentifiedImageError  # pylint: disable=import-outside-toplevel
+  from PIL import Image, UnidentifiedImageError
   try:
     # formats=: Pillow itself accepts only these two, whatever else it could read.
     with Image.open(path, formats=_FORMATS) as image:

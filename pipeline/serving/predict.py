@@ -21,7 +21,7 @@ def model_path(model_dir: Optional[str], tflite: Optional[str]) -> str:
   Raises:
     ValueError: naming the flag and what to give.
   """
-  from trainer_module.serving import resolve_version  # pylint: disable=import-outside-toplevel
+  from trainer_module.serving import resolve_version
   if tflite is None:
     return resolve_version(model_dir)
   if not os.path.isfile(tflite):
@@ -37,7 +37,7 @@ def read_labels(path: str, count: int) -> np.ndarray:
     InputError: the file holds fewer labels than there are images, or a label is not a class.
     IdxError: the file is not a valid IDX labels file, or ends before `count` labels.
   """
-  from pipeline.data import idx  # pylint: disable=import-outside-toplevel
+  from pipeline.data import idx
   if not os.path.isfile(path):
     raise InputError(f"--labels {path} does not exist; give the IDX labels file of the images")
   held = idx.record_count(path, idx.LABELS_MAGIC)
@@ -58,7 +58,7 @@ def format_lines(image_names: Sequence[str], probabilities: np.ndarray, classes:
 
   `names` are the model's class names (`class K` when unknown); digits show as `digit K`.
   """
-  from trainer_module.serving import display_name  # pylint: disable=import-outside-toplevel
+  from trainer_module.serving import display_name
 
   def name(k: int) -> str:
     return display_name(names[k]) if names else f"class {k}"
@@ -80,8 +80,8 @@ def format_lines(image_names: Sequence[str], probabilities: np.ndarray, classes:
 
 def _load_saved_model(path: str):
   """The SavedModel at `path`; InputError naming it, in one line, when it cannot load."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from google.protobuf.message import DecodeError  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
+  from google.protobuf.message import DecodeError
   try:
     return tf.saved_model.load(path)
   except (OSError, ValueError, RuntimeError, DecodeError, tf.errors.OpError) as e:
@@ -93,9 +93,9 @@ def _load_saved_model(path: str):
 def predict_lines(path: str, tflite: bool, image_names: Sequence[str], pixels: np.ndarray,
                   labels: Optional[np.ndarray] = None) -> List[str]:
   """Runs the SavedModel version (or TFLite file) at `path` on the images; the lines to print."""
-  from trainer_module import serving  # pylint: disable=import-outside-toplevel
-  from trainer_module import tflite as lite  # pylint: disable=import-outside-toplevel
-  from trainer_module.export import MAX_BATCH  # pylint: disable=import-outside-toplevel
+  from trainer_module import serving
+  from trainer_module import tflite as lite
+  from trainer_module.export import MAX_BATCH
   if tflite:
     probabilities, classes = lite.tflite_predict(path, pixels, MAX_BATCH)
     names = lite.tflite_class_names(path)

@@ -11,8 +11,8 @@ from pipeline.layout import PUSH_RECORD
 
 
 def test_the_threshold_becomes_the_eval_config():
-  import tensorflow_model_analysis as tfma  # pylint: disable=import-outside-toplevel
-  from tfx.utils import proto_utils  # pylint: disable=import-outside-toplevel
+  import tensorflow_model_analysis as tfma
+  from tfx.utils import proto_utils
   properties = apply_accuracy_threshold({ACCURACY_THRESHOLD_KEY: 0.93, "other": 1})
   assert ACCURACY_THRESHOLD_KEY not in properties and properties["other"] == 1
   config = proto_utils.json_to_proto(properties[specs.EVAL_CONFIG_KEY], tfma.EvalConfig())

@@ -143,7 +143,7 @@ def _shards(directory):
 
 
 def test_executor_writes_what_prepare_data_writes_chunk_by_chunk(tmp_path):
-  from pipeline.data.prepare import prepare_data  # pylint: disable=import-outside-toplevel
+  from pipeline.data.prepare import prepare_data
   idx_dir = str(tmp_path / "idx")
   write_dataset(idx_dir, n_train=12000, n_eval=300, seed=4)  # 3 + 1 chunks of 5000.
   examples = _do(idx_dir, tmp_path, BEAM_TEST_ARGS)

@@ -27,8 +27,8 @@ def test_a_non_positive_step_count_is_refused():
 
 @pytest.mark.parametrize("on_vertex", [False, True])
 def test_the_component_carries_steps_and_picks_its_executor(on_vertex):
-  from tfx.types import channel  # pylint: disable=import-outside-toplevel
-  from tfx.types import standard_artifacts  # pylint: disable=import-outside-toplevel
+  from tfx.types import channel
+  from tfx.types import standard_artifacts
   trainer = Trainer(examples=channel.Channel(type=standard_artifacts.Examples),
                     run_fn="trainer_module.runner.run_fn", train_steps=77,
                     eval_args=trainer_pb2.EvalArgs(splits=["validation"], num_steps=5),

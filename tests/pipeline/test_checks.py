@@ -33,6 +33,6 @@ def test_prepare_data_to_s3_is_one_line_and_writes_no_local_s3_dir(tmp_path, mon
 
 
 def test_the_library_refuses_too(tmp_path):
-  from pipeline.data.prepare import prepare_data  # pylint: disable=import-outside-toplevel
+  from pipeline.data.prepare import prepare_data
   with pytest.raises(ValueError, match="local directory only"):
     prepare_data(str(tmp_path), "s3://bucket/tfr")

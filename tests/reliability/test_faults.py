@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 from pipeline.reporting.summary import STATE_NAMES, open_store
-from pipeline.runners.partial_push import this_host
+from components.partial_push import this_host
 from tests.conftest import write_dataset
 
 pytestmark = pytest.mark.slow

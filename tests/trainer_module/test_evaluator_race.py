@@ -23,7 +23,7 @@ def test_the_evaluator_starts_again_from_the_newest_checkpoint(monkeypatch):
   fake, calls = _flaky(2)
   monkeypatch.setattr(trainer.tf_estimator, "train_and_evaluate", fake)
   role = ClusterRole("evaluator", 0, {"chief": ["h:1"]})
-  assert trainer._train_and_evaluate("e", "t", "v", role) == "done"  # pylint: disable=protected-access
+  assert trainer._train_and_evaluate("e", "t", "v", role) == "done"
   assert len(calls) == 3
 
 
@@ -36,12 +36,12 @@ def test_other_errors_and_other_tasks_still_fail(monkeypatch, role, error):
     raise error
   monkeypatch.setattr(trainer.tf_estimator, "train_and_evaluate", fake)
   with pytest.raises(ValueError):
-    trainer._train_and_evaluate("e", "t", "v", role)  # pylint: disable=protected-access
+    trainer._train_and_evaluate("e", "t", "v", role)
 
 
 def test_the_evaluator_gives_up_after_a_few_tries(monkeypatch):
   fake, calls = _flaky(100)
   monkeypatch.setattr(trainer.tf_estimator, "train_and_evaluate", fake)
   with pytest.raises(ValueError, match="not a valid checkpoint"):
-    trainer._train_and_evaluate("e", "t", "v", ClusterRole("evaluator"))  # pylint: disable=protected-access
-  assert len(calls) == trainer._EVALUATOR_ATTEMPTS  # pylint: disable=protected-access
+    trainer._train_and_evaluate("e", "t", "v", ClusterRole("evaluator"))
+  assert len(calls) == trainer._EVALUATOR_ATTEMPTS

@@ -165,7 +165,7 @@ def test_bad_pixels_are_refused_with_a_message(model, value, message):
 
 
 def test_batches_above_the_maximum_are_refused(model, tiny_tfrecords):
-  from trainer_module.export import MAX_BATCH  # pylint: disable=import-outside-toplevel
+  from trainer_module.export import MAX_BATCH
   with pytest.raises(tf.errors.InvalidArgumentError, match=f"at most {MAX_BATCH} images"):
     model.signatures["pixels:serving_default"](pixels=tf.zeros([MAX_BATCH + 1, 784]))
   serialized, _, _ = _eval_examples(tiny_tfrecords)
@@ -177,7 +177,7 @@ def test_batches_above_the_maximum_are_refused(model, tiny_tfrecords):
 
 
 def test_warmup_requests_replay_against_the_model(trained, model):
-  from tensorflow_serving.apis import prediction_log_pb2  # pylint: disable=import-outside-toplevel
+  from tensorflow_serving.apis import prediction_log_pb2
   path = os.path.join(trained[0], "assets.extra", "tf_serving_warmup_requests")
   logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy())
           for r in tf.data.TFRecordDataset(path)]
@@ -235,7 +235,7 @@ def test_an_oversized_example_is_refused_by_size_before_parsing(trained):
   Not through `model.signatures[...]`: TF's Python binding first formats the input
   into an error message it then drops (70 s for 100 MB, before any op runs; README).
   """
-  from trainer_module.export import MAX_EXAMPLE_BYTES  # pylint: disable=import-outside-toplevel
+  from trainer_module.export import MAX_EXAMPLE_BYTES
   with tf.compat.v1.Session(graph=tf.Graph()) as session:
     signature = tf.compat.v1.saved_model.loader.load(
         session, ["serve"], trained[0]).signature_def["serving_default"]

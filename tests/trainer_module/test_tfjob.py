@@ -35,7 +35,7 @@ def test_every_replica_runs_the_same_valid_task_command():
 def _as_api_object(template: dict) -> client.V1PodTemplateSpec:
   """The template read by the Kubernetes client's own models (the API's schema)."""
   api = client.ApiClient()
-  return api._ApiClient__deserialize(template, "V1PodTemplateSpec")  # pylint: disable=protected-access
+  return api._ApiClient__deserialize(template, "V1PodTemplateSpec")
 
 
 @pytest.mark.parametrize("path", [MANIFEST, GPU_MANIFEST])

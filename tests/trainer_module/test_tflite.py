@@ -17,7 +17,7 @@ def test_the_converter_says_nothing_on_fd_2_and_absl_info_still_flows(served_mod
   absl = logging.getLogger("absl")
   level = absl.level
   capfd.readouterr()
-  tflite._converter(tf.saved_model.load(version)).convert()  # pylint: disable=protected-access
+  tflite._converter(tf.saved_model.load(version)).convert()
   raw = capfd.readouterr().err
   assert "non-converted" in raw  # The chatter is real, unfiltered, ...
   assert absl.level == logging.WARNING != level  # ... and so is the level TF leaves absl at.

@@ -46,7 +46,7 @@ def test_flip_mirrors_some_images():
   assert columns == {3, 24}
 
 
-def _fixed_logits(images, training, dropout, precision):  # pylint: disable=unused-argument
+def _fixed_logits(images, training, dropout, precision):
   """An architecture with known logits (and one variable for the optimizer)."""
   scale = tf.compat.v1.get_variable("scale", initializer=1.0)
   logits = scale * tf.tile(tf.constant([[2.0, 1.0] + [0.0] * 8]), [tf.shape(images)[0], 1])

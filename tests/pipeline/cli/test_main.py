@@ -150,7 +150,7 @@ def test_prepare_data_refuses_an_existing_output_before_any_work(tmp_path):
 
 def test_a_terminal_is_told_what_is_loading_at_once(tmp_path):
   """On a pseudo-terminal the loading line comes before TensorFlow; in a pipe it is left out."""
-  import pty  # pylint: disable=import-outside-toplevel
+  import pty
   args = [sys.executable, "-m", "pipeline", "prepare-data", "--data-dir", str(tmp_path / "idx"),
           "--output", str(tmp_path / "o")]
   write_dataset(str(tmp_path / "idx"))

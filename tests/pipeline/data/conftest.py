@@ -30,7 +30,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
       return
     super().do_GET()
 
-  def log_message(self, *args):  # pylint: disable=arguments-differ
+  def log_message(self, *args):
     pass
 
 

@@ -55,7 +55,7 @@ def test_transform_emits_every_example_with_the_feature_spec(idx_dir):
   pair = idx.validate_dir(idx_dir)[0]
   labels = idx.read_labels(pair.labels)
   with TestPipeline() as p:
-    examples = p | IdxToExamples(pair, chunk_size=7)  # pylint: disable=no-value-for-parameter
+    examples = p | IdxToExamples(pair, chunk_size=7)
     assert_that(examples | beam.combiners.Count.Globally(), equal_to([40]), label="count")
     assert_that(examples | beam.Map(_summary),
                 equal_to([(784, int(label)) for label in labels]), label="spec")

@@ -169,7 +169,7 @@ def test_a_hanging_mirror_gives_way_to_the_next_source_in_time(spec, idx_dir, tm
 
 
 def test_stage_data_copies_verified_files_and_checks_the_copies(spec, idx_dir, tmp_path):
-  from pipeline.data.stage import stage_dataset  # pylint: disable=import-outside-toplevel
+  from pipeline.data.stage import stage_dataset
   dest = str(tmp_path / "bucket" / "idx" / "tiny")
   staged = stage_dataset(spec, dest, str(tmp_path / "cache"), sources=[DirectorySource(idx_dir)])
   assert sorted(os.listdir(dest)) == sorted(IDX_FILES)  # No temporary files left.

@@ -181,8 +181,8 @@ def _decompressed_shards(out):
 
 @pytest.mark.slow
 def test_dask_cluster_writes_what_the_direct_runner_writes(tmp_path, capsys):
-  from dask.distributed import Client, LocalCluster, get_task_stream  # pylint: disable=import-outside-toplevel
-  from pipeline import cli  # pylint: disable=import-outside-toplevel
+  from dask.distributed import Client, LocalCluster, get_task_stream
+  from pipeline import cli
   idx_dir = str(tmp_path / "idx")
   write_dataset(idx_dir, n_train=12000, n_eval=3000, seed=4)  # 3 + 1 chunks of 5000.
   with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,

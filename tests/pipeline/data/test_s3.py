@@ -26,7 +26,7 @@ def s3_env(monkeypatch):
 
 
 def test_stage_data_copies_to_s3_and_checks_the_copies(s3_env, idx_dir, tmp_path):
-  from pipeline.data.stage import stage_dataset  # pylint: disable=import-outside-toplevel
+  from pipeline.data.stage import stage_dataset
   digests = {}
   for name in IDX_FILES:
     with open(os.path.join(idx_dir, name), "rb") as f:

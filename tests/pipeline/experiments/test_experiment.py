@@ -18,9 +18,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 
 def _hparams_sessions(runs_dir):
   """trial id -> (hparams, test accuracy) read back from the TensorBoard event files."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from tensorboard.plugins.hparams import plugin_data_pb2  # pylint: disable=import-outside-toplevel
-  from trainer_module import events  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
+  from tensorboard.plugins.hparams import plugin_data_pb2
+  from trainer_module import events
   sessions = {}
   for job in glob.glob(os.path.join(runs_dir, "*", "job")):
     hparams = None
@@ -48,7 +48,7 @@ def test_small_grid_writes_table_plots_and_hparams_logs_and_is_not_rerun(tmp_pat
              "--data-dir", f"mnist={tmp_path / 'mnist'}",
              "--data-dir", f"fashion_mnist={tmp_path / 'fashion_mnist'}"]
   subprocess.run(command, cwd=REPO, check=True, timeout=900, capture_output=True)
-  from trainer_module import events  # pylint: disable=import-outside-toplevel
+  from trainer_module import events
   with open(out / "results.csv") as f:
     rows = list(csv.DictReader(f))
   assert [(r["dataset"], r["model"]) for r in rows] == [
@@ -88,16 +88,16 @@ def test_small_grid_writes_table_plots_and_hparams_logs_and_is_not_rerun(tmp_pat
 
 
 def test_an_interrupted_cell_resumes_from_its_checkpoint(tiny_tfrecords, tmp_path):
-  from pipeline.experiments.train import run_cell  # pylint: disable=import-outside-toplevel
-  from trainer_module.task import checkpoint_step  # pylint: disable=import-outside-toplevel
-  from trainer_module.trainer import train_and_export  # pylint: disable=import-outside-toplevel
-  from trainer_module.inputs import split_files  # pylint: disable=import-outside-toplevel
+  from pipeline.experiments.train import run_cell
+  from trainer_module.task import checkpoint_step
+  from trainer_module.trainer import train_and_export
+  from trainer_module.inputs import split_files
   [cell] = make_grid(["mnist"], ["cnn"], {"train_steps": [60], "learning_rate": [1e-3],
                                           "lr_schedule": ["constant"], "batch_size": [20],
                                           "checkpoints": [2]})
   cell_dir = str(tmp_path / cell.name)
   # What an interruption after 30 of 60 steps leaves: a checkpoint at 30, no result.
-  import dataclasses  # pylint: disable=import-outside-toplevel
+  import dataclasses
   half = dataclasses.replace(cell.hparams, train_steps=30, checkpoints=1)
   train_and_export(half, split_files(tiny_tfrecords, "train"),
                    split_files(tiny_tfrecords, "validation"),
@@ -111,7 +111,7 @@ def test_an_interrupted_cell_resumes_from_its_checkpoint(tiny_tfrecords, tmp_pat
 
 def _write_finished(out, name, result):
   """A finished run as the grid leaves it: result.json and the job's event files."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
   job = out / "runs" / name / "job"
   for run, key, tag in (("train", "train_loss", "loss"), ("validation", "validation_loss", "loss"),
                         ("validation", "validation_accuracy", "accuracy")):
@@ -122,8 +122,8 @@ def _write_finished(out, name, result):
 
 
 def test_reports_link_only_the_plots_written_and_export_scalars(tmp_path):
-  from pipeline.experiments.run import write_reports  # pylint: disable=import-outside-toplevel
-  from tests.pipeline.experiments.test_claims import _result  # pylint: disable=import-outside-toplevel
+  from pipeline.experiments.run import write_reports
+  from tests.pipeline.experiments.test_claims import _result
   cells = make_grid(["fashion_mnist"], ["cnn", "vgg_like"], {
       "train_steps": [20000], "learning_rate": [1e-3], "lr_schedule": ["constant"]})
   cnn, vgg = (_result("fashion_mnist", model, accuracy) for model, accuracy in

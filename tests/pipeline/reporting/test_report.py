@@ -81,8 +81,8 @@ def _write_runs(model_run):
 def test_threshold_is_drawn_against_test_accuracy_not_the_validation_curve(tmp_path):
   _write_runs(str(tmp_path))
   fig, axes = pyplot().subplots(1, 3)
-  report._plot_curves(axes[:2], str(tmp_path))  # pylint: disable=protected-access
-  report._plot_gate(axes[2], _summary(accuracy=0.9), 0.88)  # pylint: disable=protected-access
+  report._plot_curves(axes[:2], str(tmp_path))
+  report._plot_gate(axes[2], _summary(accuracy=0.9), 0.88)
   loss_ax, acc_ax, gate_ax = axes
   assert [line.get_label() for line in loss_ax.lines] == ["train", "validation"]
   assert [(line.get_label(), list(line.get_ydata())) for line in acc_ax.lines] == [
@@ -144,7 +144,7 @@ def test_the_printed_tensorboard_command_serves_runs_named_train_and_validation(
 
 
 def test_no_label_of_the_report_figure_is_cut_off():
-  import matplotlib.text  # pylint: disable=import-outside-toplevel
+  import matplotlib.text
   names = contract.display_class_names("fashion_mnist")  # The longest rotated tick labels.
   summary = _summary(confusion=np.full((10, 10), 7.0), blessed=False, accuracy=0.85,
                      failed_checks=["sparse_categorical_accuracy (value) = 0.8500 fails lower "

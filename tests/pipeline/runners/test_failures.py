@@ -15,9 +15,9 @@ def _raised(error, wrapper):
   try:
     try:
       raise error
-    except Exception as inner:  # pylint: disable=broad-except
+    except Exception as inner:
       raise wrapper from inner
-  except Exception as outer:  # pylint: disable=broad-except
+  except Exception as outer:
     return outer
 
 

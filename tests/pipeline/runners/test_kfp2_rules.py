@@ -302,7 +302,7 @@ def test_main_prints_one_line_per_violation_and_a_count_per_rule(tmp_path, capsy
 def test_the_committed_pipeline_yaml_breaks_no_rule_of_the_oss_backend():
   """What `make compile` writes is checked against open-source KFP 2.x's rules, each citing
   kubeflow/pipelines at `kfp2_rules.PINNED`."""
-  import os  # pylint: disable=import-outside-toplevel
+  import os
   repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
       os.path.abspath(__file__)))))
   violations = kfp2_rules.check_file(os.path.join(repo, "pipeline.yaml"))

@@ -160,7 +160,7 @@ def test_vertex_training_runs_the_trainer_over_worker_pools(tmp_path):
 
 
 def test_the_compiled_schema_path_is_where_the_image_has_it():
-  from pipeline.runners.kubeflow import KFP_SCHEMA_FILE  # pylint: disable=import-outside-toplevel
+  from pipeline.runners.kubeflow import KFP_SCHEMA_FILE
   with open(os.path.join(REPO, "Dockerfile")) as f:
     dockerfile = f.read()
   assert "WORKDIR /app" in dockerfile and "COPY pipeline/ pipeline/" in dockerfile
@@ -182,7 +182,7 @@ def _beam_args(template: dict) -> list:
 
 @pytest.mark.parametrize("target", sorted(TARGET_FILES))
 def test_every_committed_step_has_requests_and_a_memory_limit(target):
-  from pipeline.runners.pods import DEFAULT_RESOURCES  # pylint: disable=import-outside-toplevel
+  from pipeline.runners.pods import DEFAULT_RESOURCES
   compiled = _load(os.path.join(REPO, TARGET_FILES[target]))
   if target == "kubeflow":
     templates = _containers(compiled)

@@ -127,7 +127,7 @@ def test_bad_data_stops_the_run_before_training(tmp_path, corrupt, message):
 
 
 def test_a_skewed_test_split_stops_at_the_anomaly_gate(tmp_path):
-  from components.anomaly_gate import DataAnomaliesError  # pylint: disable=import-outside-toplevel
+  from components.anomaly_gate import DataAnomaliesError
   idx_dir = str(tmp_path / "idx")
   write_dataset(idx_dir, n_train=100, n_eval=40, seed=1)
   # Test: every label a 3. Each label is valid, so only the train/test comparison sees it.

@@ -40,9 +40,9 @@ def test_run_with_an_s3_output_root_pushes_a_model_that_loads(tmp_path):
   assert any(k.startswith("out/pipelines/mnist-tfx-mnist/Trainer/model/") for k in objects)
   assert os.path.exists(state / "metadata" / "mnist-tfx-mnist" / "metadata.db")
   assert [f for _, _, files in os.walk(state / "reports") for f in files if f == "report.md"]
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
 
-  from pipeline.data.examples import encode_examples  # pylint: disable=import-outside-toplevel
+  from pipeline.data.examples import encode_examples
   labels = np.arange(10)
   classes = tf.saved_model.load(str(local)).signatures["serving_default"](
       examples=tf.constant(encode_examples(separable_images(labels, seed=11).reshape(10, -1),

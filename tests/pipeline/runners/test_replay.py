@@ -39,11 +39,11 @@ def test_pipeline_yaml_replays_task_by_task_and_pushes_a_loadable_model(tmp_path
   assert not failed, f"{failed[0].name} failed:\n{failed[0].log[-3000:]}"
   assert len(results) == len(spec["root"]["dag"]["tasks"]), report
   [version] = glob.glob(os.path.join(root, "serving_model", "*", "cnn", "*"))
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
   model = tf.saved_model.load(version)
   labels = np.arange(10)
   images = stripe_images(labels, seed=11).reshape(10, -1)
-  from pipeline.data.examples import encode_examples  # pylint: disable=import-outside-toplevel
+  from pipeline.data.examples import encode_examples
   classes = model.signatures["serving_default"](
       examples=tf.constant(encode_examples(images, labels)))["classes"].numpy()
   assert (classes == labels).mean() >= 0.8

@@ -46,7 +46,7 @@ def _replay(workflow: dict, service: MetadataService, work_dir: str, run_id: str
 
 def _has_baseline_diffs(evaluation_uri: str) -> bool:
   """True when TFMA's metrics hold candidate-vs-baseline differences (it compared)."""
-  import tensorflow_model_analysis as tfma  # pylint: disable=import-outside-toplevel
+  import tensorflow_model_analysis as tfma
   return any(kv.key.is_diff for metrics in tfma.load_metrics(evaluation_uri)
              for kv in metrics.metric_keys_and_values)
 
@@ -59,9 +59,9 @@ def _data(tmp_path) -> Dict[str, str]:
 
 
 def _load_and_classify(version: str) -> float:
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
 
-  from pipeline.data.examples import encode_examples  # pylint: disable=import-outside-toplevel
+  from pipeline.data.examples import encode_examples
   labels = np.arange(10)
   images = stripe_images(labels, seed=11).reshape(10, -1)
   classes = tf.saved_model.load(version).signatures["serving_default"](
@@ -75,7 +75,7 @@ def test_v1_workflow_runs_twice_on_grpc_mlmd_and_on_the_1_5_0_server_of_kfp_1_8(
   (KFP 1.8.x and 2.0.0 deploy that server: no PutLineageSubgraph, among others), with more
   training steps, as a user reruns it. Run 2 reuses the data steps
   from the cache, trains anew, and its Resolver and Evaluator see run 1's blessed model."""
-  from pipeline.reporting.summary import summarize  # pylint: disable=import-outside-toplevel
+  from pipeline.reporting.summary import summarize
   root, db = str(tmp_path / "bucket"), str(tmp_path / "mlmd.db")
   workflow, parameters = _workflow(root), _data(tmp_path)
   with MetadataService(db) as service:

@@ -164,11 +164,11 @@ class _PipelinesApi(http.server.BaseHTTPRequestHandler):
     headers = {name.lower(): value for name, value in self.headers.items()}
     self.server.requests.append((self.command, self.path, body, headers))
 
-  def do_GET(self):  # pylint: disable=invalid-name
+  def do_GET(self):
     self._record(None)
     self._reply({"multi_user": False} if "healthz" in self.path else {})
 
-  def do_POST(self):  # pylint: disable=invalid-name
+  def do_POST(self):
     body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
     self._record(body)
     if self.path.endswith("/experiments"):
@@ -243,7 +243,7 @@ def test_kubeflow_multi_user_run_sends_token_namespace_and_run_options(tmp_path)
 
 
 def test_vertex_job_is_built_offline_with_every_run_option(tmp_path):
-  from google.auth.credentials import AnonymousCredentials  # pylint: disable=import-outside-toplevel
+  from google.auth.credentials import AnonymousCredentials
   path = _ready(tmp_path, VERTEX_FILE)
   values = submit.parameter_values(_declared(path), ["train_steps=900"])
   run_options = RunOptions(run_name="Nightly", caching=False,

@@ -371,7 +371,7 @@ def test_the_fake_refuses_what_the_api_refuses(spec):
 
 
 def test_submit_target_kubeflow_v2_runs_pipeline_yaml_and_waits(tmp_path, capsys):
-  from pipeline import cli  # pylint: disable=import-outside-toplevel
+  from pipeline import cli
   path = tmp_path / "pipeline.yaml"
   with open(os.path.join(REPO, "pipeline.yaml")) as f:
     path.write_text(f.read().replace("YOUR_BUCKET", "team-bucket").replace(

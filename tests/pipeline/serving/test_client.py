@@ -135,7 +135,7 @@ def test_grpc_client_sends_batches_the_model_accepts(grpc_server, tiny_tfrecords
 
 
 def test_an_unreachable_server_is_one_line(tiny_tfrecords, tmp_path):
-  import socket  # pylint: disable=import-outside-toplevel
+  import socket
   with socket.socket() as s:  # A port that was free a moment ago, with nobody listening.
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]

@@ -85,7 +85,7 @@ def test_a_file_that_is_no_image_is_named(tmp_path):
 
 
 def test_short_labels_are_refused(idx_dir):
-  from pipeline.serving import predict  # pylint: disable=import-outside-toplevel
+  from pipeline.serving import predict
   labels = os.path.join(idx_dir, idx_name("test_labels"))
   with pytest.raises(images.InputError, match="holds 20 labels for 21 images"):
     predict.read_labels(labels, 21)

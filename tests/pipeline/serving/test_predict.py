@@ -71,7 +71,7 @@ def test_predict_batches_within_max_batch_and_labels_from_the_model(served_model
 
 def test_each_pushed_version_carries_a_tflite_model_that_agrees(served_model, tiny_tfrecords,
                                                                 tmp_path):
-  from components.atomic_pusher import push_atomically  # pylint: disable=import-outside-toplevel
+  from components.atomic_pusher import push_atomically
   _, version = served_model
   base = str(tmp_path / "pushed")
   pushed = os.path.join(base, push_atomically(version, base))
@@ -93,7 +93,7 @@ def test_each_pushed_version_carries_a_tflite_model_that_agrees(served_model, ti
 
 
 def test_score_takes_the_base_dir_and_names_the_classes(served_model, tiny_tfrecords, tmp_path):
-  from trainer_module import score  # pylint: disable=import-outside-toplevel
+  from trainer_module import score
   base, version = served_model
   older = os.path.join(str(tmp_path / "base"), "1")
   shutil.copytree(version, older)

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from pipeline.runners import partial_push
-from pipeline.runners.partial_push import (
+from components import partial_push
+from components.partial_push import (
   PartialPush,
   parse_partial_push,
   partial_push_name,
