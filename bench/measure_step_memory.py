@@ -1,6 +1,6 @@
 """Peak memory of each compiled step on full data: sizes the pods' requests and limits.
 
-Replays the compiled pipeline.yaml task by task (tests/pipeline/runners/kfp_replay.py:
+Replays the compiled pipeline.yaml task by task (tests/support/kfp_replay.py:
 each task's exact command and arguments in its own process, as its pod would run it)
 on a dataset's full IDX files, and samples every 0.2 s the resident memory of each
 task's process plus all its children (the Beam worker processes), summed. The sum
@@ -23,7 +23,7 @@ import psutil
 import yaml
 
 from pipeline.runners.kubeflow import KFP_OUTPUT_ROOT
-from tests.pipeline.runners import kfp_replay
+from tests.support import kfp_replay
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _PEAKS: Dict[str, int] = {}

@@ -69,7 +69,7 @@ def test_multi_worker_mirrored_keeps_workers_in_step(tiny_tfrecords, tmp_path):
 @pytest.mark.extended
 def test_tfx_run_fn_under_a_legacy_master_cluster(tiny_tfrecords, tmp_path):
   """As Vertex AI and a TFJob run the pipeline's Trainer: every task runs the executor."""
-  command = [sys.executable, "-m", "tests.trainer_module.tfx_trainer", tiny_tfrecords,
+  command = [sys.executable, "-m", "tests.support.tfx_trainer", tiny_tfrecords,
              str(tmp_path / "out"), "60"]
   reports = cluster.run_cluster(command, workers=1, ps=1, evaluator=False,
                                 timeout_s=TIMEOUT_S, chief_type="master")

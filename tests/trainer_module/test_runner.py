@@ -16,7 +16,7 @@ from pipeline.data import contract
 from trainer_module import events
 from trainer_module.features import FEATURE_SPEC
 
-from tests.trainer_module.tfx_trainer import HPARAMS, run_trainer
+from tests.support.tfx_trainer import HPARAMS, run_trainer
 
 
 @pytest.fixture(scope="module")

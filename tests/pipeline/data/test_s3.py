@@ -12,7 +12,7 @@ from pipeline.data import contract
 from pipeline.data.datasets import DatasetSpec
 from pipeline.data.s3 import endpoint_env, uses_s3, with_s3_beam_args
 from pipeline.data.sources import DirectorySource
-from tests.moto_s3 import BUCKET, client, keys, s3_server
+from tests.support.moto_s3 import BUCKET, client, keys, s3_server
 
 IDX_FILES = contract.all_idx_files()
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from pipeline.data.s3 import CLIENT_LIMITS, S3Error, check_bucket, endpoint_env
-from tests.moto_s3 import BUCKET, s3_server
+from tests.support.moto_s3 import BUCKET, s3_server
 
 
 def _free_port() -> int:

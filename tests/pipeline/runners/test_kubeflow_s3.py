@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from pipeline import cli
-from tests.moto_s3 import BUCKET, keys, s3_server
-from tests.pipeline.runners.argo_replay import Cluster, run_workflow
-from tests.pipeline.runners.mlmd_grpc import MetadataService
+from tests.support.moto_s3 import BUCKET, keys, s3_server
+from tests.support.argo_replay import Cluster, run_workflow
+from tests.support.mlmd_grpc import MetadataService
 
 ENDPOINT = "http://minio-service.kubeflow:9000"
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import separable_images, write_dataset
-from tests.moto_s3 import BUCKET, client, keys, s3_server
+from tests.support.moto_s3 import BUCKET, client, keys, s3_server
 
 
 @pytest.mark.extended

@@ -11,7 +11,7 @@ import yaml
 
 from pipeline.config import KFP_OUTPUT_ROOT
 from tests.conftest import stripe_images, write_dataset
-from tests.pipeline.runners.kfp_replay import replay
+from tests.support.kfp_replay import replay
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 # Where the Dockerfile puts this checkout in the image.

@@ -14,8 +14,8 @@ import yaml
 
 from pipeline.config import KFP_OUTPUT_ROOT
 from tests.conftest import stripe_images, write_dataset
-from tests.pipeline.runners.argo_replay import Cluster, StepResult, run_workflow
-from tests.pipeline.runners.mlmd_grpc import MLMD_1_5_0_MISSING, MetadataService
+from tests.support.argo_replay import Cluster, StepResult, run_workflow
+from tests.support.mlmd_grpc import MLMD_1_5_0_MISSING, MetadataService
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 IMAGE_WORKDIR = "/app/"  # Where the Dockerfile puts this checkout in the image.

@@ -1,7 +1,7 @@
 """The TFX Trainer's GenericExecutor with our run_fn, as TFX (and Vertex AI) runs it.
 
 Run as a module, it is one task of a TF_CONFIG cluster:
-  python -m tests.trainer_module.tfx_trainer EXAMPLES_DIR OUT_DIR TRAIN_STEPS
+  python -m tests.support.tfx_trainer EXAMPLES_DIR OUT_DIR TRAIN_STEPS
 """
 
 import json
