@@ -37,7 +37,7 @@ def test_the_help_lines_run_after_activating_the_venv(tmp_path):
   assert run.returncode == 0, run.stderr
   # Each help line printed its own usage: `python` was the venv's, which has the project.
   commands = re.findall(r"^python -m pipeline (\S+) --help$", block, re.M)
-  assert commands and re.search(r"^usage: \S.* \[-h\] \[-v\] COMMAND", run.stdout, re.M)
+  assert commands and re.search(r"^usage: \S.* \[-h\] \[-v\] \[--version\] COMMAND", run.stdout, re.M)
   for command in commands:
     assert re.search(rf"^usage: \S.* {command} \[-h\]", run.stdout, re.M), command
 

@@ -30,20 +30,21 @@ def start_run(args: List[str]) -> subprocess.Popen:
 
 def stop_after(proc: subprocess.Popen, done: Optional[str], signum: int, ready: float = 240,
                wait: float = 120, delay: float = 1.0, path: str = "") -> Stopped:
-  """Sends `signum` `delay` s after stdout says "done <done>", or once `path` exists (a
+  """Sends `signum` `delay` s after stderr says "done <done>", or once `path` exists (a
   component's output directory, made as it starts), then waits for the exit.
 
   Raises AssertionError when the phase is never reached or the process outlives `wait`.
   """
-  reached, errors = threading.Event(), []
+  reached, lines = threading.Event(), []
 
-  def watch_stdout():  # The progress bar writes "done <component>" lines there.
-    for line in proc.stdout:
+  def watch_stderr():  # Without a terminal, progress is "done <component>" lines there.
+    for line in proc.stderr:
+      lines.append(line)
       if done is not None and f"done {done} " in line:
         reached.set()
-  threading.Thread(target=watch_stdout, daemon=True).start()
-  drain = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)
-  drain.start()  # A full stderr pipe would block the process.
+  threading.Thread(target=lambda: proc.stdout.read(), daemon=True).start()
+  drain = threading.Thread(target=watch_stderr, daemon=True)
+  drain.start()  # A full pipe would block the process.
   try:
     deadline = time.monotonic() + ready
     while not (reached.is_set() or (path and os.path.exists(path))):
@@ -59,4 +60,4 @@ def stop_after(proc: subprocess.Popen, done: Optional[str], signum: int, ready: 
   finally:
     proc.kill()
   drain.join(10)
-  return Stopped(status, seconds, errors[0] if errors else "")
+  return Stopped(status, seconds, "".join(lines))

@@ -63,11 +63,13 @@ def test_rest_predict_body_decodes_into_examples_serving_default_classifies(
     served_model, tiny_tfrecords, tmp_path, capsys):
   paths, labels = _pngs(tiny_tfrecords, tmp_path)
   body = _body(capsys, "body", "predict", *paths)
-  assert client.EXAMPLES_INPUT == export.EXAMPLES_INPUT
   assert body["signature_name"] == "serving_default" and len(body["instances"]) == len(paths)
   # Row format with one named input: each instance's `examples` is a DT_STRING element.
-  examples = [_unb64(instance[client.EXAMPLES_INPUT]) for instance in body["instances"]]
+  examples = [_unb64(instance[contract.EXAMPLES_INPUT]) for instance in body["instances"]]
   model = tf.saved_model.load(served_model[1])
+  # The name the client sends is the one the exported signature takes.
+  assert list(model.signatures["serving_default"].structured_input_signature[1]) == [
+      contract.EXAMPLES_INPUT]
   out = model.signatures[body["signature_name"]](examples=tf.constant(examples))
   assert np.mean(out["classes"].numpy() == labels) > 0.9
 
