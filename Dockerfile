@@ -2,17 +2,19 @@
 #   make image [IMAGE=registry/mnist-tfx:TAG] [BASE_IMAGE=...]   (then push it, and pass
 #   --image to `python -m pipeline compile`)
 #   make image GPU=1   the same on a CUDA base, plus TensorFlow's CUDA libraries from PyPI
-#                      (tensorflow[and-cuda]==2.15.1: CUDA 12.2, cuDNN 8.9; driver >= 535)
+#                      (requirements-gpu.lock: tensorflow[and-cuda]==2.15.1, CUDA 12.2,
+#                      cuDNN 8.9; driver >= 535)
 # The compiled pipelines run `python -m tfx...` with executors from components/ and the
 # trainer's run_fn from trainer_module/ (tests/test_dockerfile.py ties the two together).
 # Pin the base by digest for a reproducible image: BASE_IMAGE=python:3.10-slim@sha256:...
 # (docs/security.md). Everything installed is checked against the locks' sha256.
 ARG BASE_IMAGE=python:3.10-slim
 FROM ${BASE_IMAGE}
-# Non-empty: install TensorFlow's CUDA libraries. TF then uses a GPU the pod is given.
+# Non-empty: install requirements-gpu.lock (the lock plus TensorFlow's CUDA libraries). TF then
+# uses a GPU the pod is given.
 ARG GPU=
 WORKDIR /app
-COPY requirements.lock requirements-uv.lock pyproject.toml ./
+COPY requirements.lock requirements-gpu.lock requirements-uv.lock pyproject.toml ./
 # A CUDA base (nvidia/cuda:*-ubuntu22.04) has no `python`: Ubuntu 22.04's python3 is 3.10.
 # The lock's pyfarmhash==0.3.2 (from tensorflow-data-validation) has no Linux wheel, so it is
 # compiled: g++ comes in for that step only when the base image lacks it (python:3.10-slim).
@@ -28,10 +30,8 @@ RUN --mount=type=secret,id=ca_bundle set -e; added=; apt=; \
       [ -n "$apt" ] || apt-get update; apt=1; \
       apt-get install -y --no-install-recommends g++; added=1; fi; \
     python -m pip install --no-cache-dir --require-hashes -r requirements-uv.lock; \
-    python -m uv pip sync --system --no-cache --compile-bytecode --require-hashes requirements.lock; \
-    if [ -n "$GPU" ]; then \
-      python -m uv pip install --system --no-cache --compile-bytecode \
-        "tensorflow[and-cuda]==2.15.1"; fi; \
+    lock=requirements.lock; if [ -n "$GPU" ]; then lock=requirements-gpu.lock; fi; \
+    python -m uv pip sync --system --no-cache --compile-bytecode --require-hashes "$lock"; \
     if [ -n "$added" ]; then apt-get purge -y --auto-remove g++; fi; \
     if [ -n "$apt" ]; then rm -rf /var/lib/apt/lists/*; fi
 # Lets the NVIDIA container runtime mount the driver's compute libraries (CUDA bases set it).

@@ -76,6 +76,8 @@ lock: lock-kfp2 lock-uv
 	  --generate-hashes requirements-audit.in -o requirements-audit.lock
 	$(UV) pip compile -q --python-version 3.10 --python-platform x86_64-unknown-linux-gnu \
 	  --generate-hashes requirements.in -o requirements.lock
+	$(UV) pip compile -q --python-version 3.10 --python-platform x86_64-unknown-linux-gnu \
+	  --generate-hashes -c requirements.lock requirements-gpu.in -o requirements-gpu.lock
 
 # Every wheel of uv UV_VERSION (all platforms) and its sdist, by sha256.
 lock-uv:

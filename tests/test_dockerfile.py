@@ -71,8 +71,10 @@ def test_the_image_copies_exactly_the_packages_the_compiled_commands_import():
 def test_the_image_installs_the_lock_and_takes_its_base_as_a_build_argument():
   dockerfile = _dockerfile()
   # Byte-compiled at build time: each pod would otherwise compile TF and TFX at start-up.
-  assert ("uv pip sync --system --no-cache --compile-bytecode --require-hashes requirements.lock"
-          in dockerfile)
+  assert re.search(r'lock=requirements\.lock; if \[ -n "\$GPU" \]; then lock=requirements-gpu\.lock; '
+                   r'fi; \\\n\s+python -m uv pip sync --system --no-cache --compile-bytecode '
+                   r'--require-hashes "\$lock"', dockerfile)
+  assert "uv pip install --system --no-cache --compile-bytecode \\" not in dockerfile
   # uv itself only from its hashed lock.
   assert "python -m pip install --no-cache-dir --require-hashes -r requirements-uv.lock" in dockerfile
   assert not re.search(r"uv==\d", dockerfile)
@@ -82,12 +84,15 @@ def test_the_image_installs_the_lock_and_takes_its_base_as_a_build_argument():
 
 
 def test_the_gpu_build_adds_cuda_libraries_for_the_locked_tensorflow():
-  locked = re.search(r"^tensorflow==([^\s\\]+)", _load("requirements.lock"), re.MULTILINE).group(1)
-  dockerfile = _dockerfile()
-  # Only with GPU set, and for exactly the TensorFlow the lock installs.
-  assert re.search(r'if \[ -n "\$GPU" \]; then \\\n\s+python -m uv pip install --system '
-                   r'--no-cache --compile-bytecode \\\n\s+'
-                   rf'"tensorflow\[and-cuda\]=={re.escape(locked)}"', dockerfile)
+  def pins(lock):
+    return dict(re.findall(r"^([a-z0-9][\w.-]*(?:\[[\w,-]+\])?)==([^\s\\]+)", _load(lock),
+                           re.MULTILINE))
+  cpu, gpu = pins("requirements.lock"), pins("requirements-gpu.lock")
+  # The same environment, plus TensorFlow's CUDA 12.2 / cuDNN 8.9 wheels, hashed like it.
+  assert {k: v for k, v in gpu.items() if k in cpu} == cpu
+  assert gpu["nvidia-cudnn-cu12"].startswith("8.9") and gpu["nvidia-cuda-runtime-cu12"].startswith("12.2")
+  assert set(gpu) - set(cpu) == {k for k in gpu if k.startswith("nvidia-")}
+  assert "tensorflow[and-cuda]==" + cpu["tensorflow"] in _load("requirements-gpu.in")
   makefile = _load("Makefile")
   base = re.search(r"^ifeq \(\$\(GPU\),1\)\n(?:.*\n)*?BASE_IMAGE \?= (\S+)$", makefile,
                    re.MULTILINE).group(1)

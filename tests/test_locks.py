@@ -7,8 +7,8 @@ import re
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LOCKS = ["requirements.lock", "requirements-kfp2.lock", "requirements-uv.lock",
-         "requirements-audit.lock"]
+LOCKS = ["requirements.lock", "requirements-gpu.lock", "requirements-kfp2.lock",
+         "requirements-uv.lock", "requirements-audit.lock"]
 
 
 def _requirements(lock: str) -> list:

@@ -210,7 +210,7 @@ def test_the_venv_installs_only_files_whose_hash_the_lock_pins(tmp_path):
     makefile = f.read()
   assert not re.search(r"install[^\n]*uv==", makefile)  # never unpinned by hash
   lock = makefile[makefile.index("\nlock:"):makefile.index("\nlock-uv:")]
-  assert lock.count("--generate-hashes") == 2  # requirements.lock and requirements-audit.lock
+  assert lock.count("--generate-hashes") == 3  # requirements, -gpu and -audit .lock
 
 
 def _warning(python: str, safe: str) -> subprocess.CompletedProcess:
