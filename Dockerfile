@@ -39,8 +39,9 @@ ENV NVIDIA_DRIVER_CAPABILITIES=compute,utility
 COPY pipeline/ pipeline/
 COPY components/ components/
 COPY trainer_module/ trainer_module/
-# Byte-compiled now: at run time the steps' user cannot write /app.
-RUN python -m uv pip install --system --no-cache --no-deps -e . \
+# Byte-compiled now: at run time the steps' user cannot write /app. No build isolation: the
+# build backend is the lock's setuptools (hashed), and this step needs no network.
+RUN python -m uv pip install --system --no-cache --no-deps --no-build-isolation -e . \
     && python -m compileall -q pipeline components trainer_module
 # The steps run as this user, not root (UID 10001: pipeline/runners/kubeflow.py's securityContext
 # names it by number, so Kubernetes can check runAsNonRoot). HOME is the one place it writes

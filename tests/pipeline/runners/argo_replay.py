@@ -110,6 +110,17 @@ class Cluster:
   base_env: Mapping[str, str]
   secrets: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
   as_pod_user: bool = False
+  # A container engine's `run` command line up to the image (e.g. podman run --rm -v ...):
+  # each step then runs in `image` itself, its /tmp the stand-in's tmp/.
+  engine: Sequence[str] = ()
+  image: str = ""
+
+
+def in_container(cluster: Cluster, argv: List[str], pod_vars: Sequence[str], tmp: str,
+                 user: Optional[Tuple[int, int]]) -> List[str]:
+  """`argv` run in `cluster.image`, with the pod's variables and, if given, its user."""
+  return [*cluster.engine, "-v", f"{tmp}:/tmp", *[f"--env={name}" for name in pod_vars],
+          *([f"--user={user[0]}:{user[1]}"] if user else []), cluster.image, *argv]
 
 
 def pod_user(container: Dict[str, Any]) -> Optional[Tuple[int, int]]:
@@ -165,12 +176,16 @@ def run_step(template: Dict[str, Any], step_inputs: Mapping[str, str], pod: Dict
   os.makedirs(step_dir)
   outputs = _container_root(step_dir, [a["path"] for a in
                                        template.get("outputs", {}).get("artifacts", [])])
-  argv = [outputs.get(a, a) for a in (substitute(a, step_inputs)
-                                      for a in container["command"] + container["args"])]
+  argv = [substitute(a, step_inputs) for a in container["command"] + container["args"]]
   user = pod_user(container) if cluster.as_pod_user else None
-  if user:
-    argv = as_user(argv, *user)
-  env = {**cluster.base_env, **pod_env(container, pod, cluster.config_maps, cluster.secrets)}
+  variables = pod_env(container, pod, cluster.config_maps, cluster.secrets)
+  if cluster.engine:  # The paths are the container's own: its /tmp is the stand-in's tmp/.
+    argv = in_container(cluster, argv, sorted(variables), os.path.join(step_dir, "fs", "tmp"),
+                        user)
+  else:
+    argv = [outputs.get(a, a) for a in argv]
+    argv = as_user(argv, *user) if user else argv
+  env = {**cluster.base_env, **variables}
   returncode = _run_logged(argv, cwd, env, os.path.join(step_dir, "log.txt"), timeout_s)
   with open(os.path.join(step_dir, "log.txt"), errors="replace") as f:
     log = f.read()
