@@ -238,3 +238,26 @@ def test_the_warning_threshold_is_the_release_with_the_fix_and_the_venv_step_use
   assert re.search(r"^PY310_SAFE := 3\.10\.18$", makefile, re.MULTILINE)
   step = makefile[makefile.index("\n$(PY):"):makefile.index("\nwarn_old_python310 =")]
   assert '$(call warn_old_python310,$$py); "$$py" -m venv $(VENV)' in step
+
+
+def test_make_image_advises_a_digest_for_a_tag_only_base_and_names_a_missing_engine(tmp_path):
+  """No engine on PATH: nothing is built; first the one line about the base, then the error."""
+  tools = tmp_path / "bin"  # what the recipe needs besides an engine
+  tools.mkdir()
+  for tool in ("mkdir", "cat"):
+    os.symlink(shutil.which(tool), tools / tool)
+  env = {"PATH": str(tools), "HOME": str(tmp_path)}
+  make = shutil.which("make")
+  tagged = subprocess.run([make, "--no-print-directory", "image"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+  assert tagged.returncode != 0
+  assert [line for line in tagged.stderr.splitlines() if not line.startswith("make: ")] == [
+      "note: BASE_IMAGE=python:3.10-slim is pinned by tag only; pin it by digest for a "
+      "reproducible image (docs/security.md)",
+      "error: no container engine: install podman (apt-get install podman) or start docker"]
+  pinned = subprocess.run([make, "--no-print-directory", "image",
+                           "BASE_IMAGE=python:3.10-slim@sha256:" + "0" * 64], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+  assert "note:" not in pinned.stderr and "error: no container engine" in pinned.stderr
+  with open(os.path.join(REPO, "Makefile")) as f:  # what it prints after a build
+    assert 'echo "built $(IMAGE): image ID $$(cat $(IMAGE_ID_FILE))"' in f.read()

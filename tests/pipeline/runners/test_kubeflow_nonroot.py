@@ -46,6 +46,7 @@ def test_every_step_runs_as_the_images_non_root_user_and_writes_only_under_tmp()
     pod_user({"securityContext": {"runAsNonRoot": True, "runAsUser": 0}})
 
 
+@pytest.mark.slow  # 25 s on 2 cores: TF, TFX and Beam start in the step's process
 @pytest.mark.skipif(sys.platform != "linux" or (os.geteuid() == 0 and not shutil.which("setpriv")),
                     reason="needs Linux, and setpriv (util-linux) when run as root")
 def test_the_example_gen_step_runs_as_the_non_root_user(tmp_path):
