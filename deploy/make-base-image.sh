@@ -3,6 +3,7 @@
 # (only a Debian mirror and PyPI). Needs root, debootstrap and podman (apt-get install
 # debootstrap podman runc). Then:
 #   make image BASE_IMAGE=localhost/python:3.10-slim-local IMAGE=localhost/mnist-tfx:local
+# (the site's CAs, if a proxy needs them, come in as `make image`'s CA_BUNDLE build secret).
 # Debian bookworm minbase + a host CPython 3.10 (e.g. pyenv's) copied to /usr/local.
 #
 # Env: PY_SRC (CPython 3.10 prefix to copy), WORK (scratch dir), IMAGE, MIRROR.
@@ -33,20 +34,16 @@ for f in "$ROOTFS"/usr/local/bin/*; do   # repoint script shebangs at /usr/local
   [ -L "$f" ] || sed -i "1s|^#!$PY_SRC/bin/|#!/usr/local/bin/|" "$f"
 done
 
-# Site-local CAs (e.g. a TLS-intercepting egress proxy) so pip/uv reach PyPI in the build.
-cp /usr/local/share/ca-certificates/*.crt "$ROOTFS/usr/local/share/ca-certificates/" 2>/dev/null || true
-chroot "$ROOTFS" update-ca-certificates >/dev/null
+# Debian's CAs only: a site's own (a TLS-intercepting egress proxy) reach `make image`'s build
+# step as a build secret (CA_BUNDLE), so no image keeps them.
 chroot "$ROOTFS" ldconfig
 chroot "$ROOTFS" /usr/local/bin/python -c 'import ssl, sqlite3, bz2, lzma, ctypes, zlib'
 chroot "$ROOTFS" /usr/local/bin/pip --version
 rm -rf "$ROOTFS"/var/cache/apt/archives/*.deb "$ROOTFS"/var/lib/apt/lists/*
 
-# SSL_CERT_FILE is read by uv, REQUESTS_CA_BUNDLE by pip (its own certifi otherwise).
 tar --numeric-owner -C "$ROOTFS" -cf - . | podman import \
   --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change 'ENV LANG=C.UTF-8' \
-  --change 'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt' \
-  --change 'ENV REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt' \
   --change 'CMD ["python3"]' - "$IMAGE"
 podman --runtime runc run --rm --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 \
   "$IMAGE" python -c 'import sys; print(sys.version)'

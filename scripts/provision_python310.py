@@ -3,12 +3,14 @@
 The Makefile runs this only when it found no Python 3.10 itself (PYTHON310=, `python3.10`
 on PATH, pyenv's, or one uv installed before). Any python3 from 3.7 on runs it: stdlib only.
 
-  python3 scripts/provision_python310.py --uv-version 0.13.9   # stdout: /path/to/python3.10
+  python3 scripts/provision_python310.py --uv-lock requirements-uv.lock   # stdout: the path
 
 uv comes from PyPI (with the machine's pip, or a plain download where python3 has no pip)
-into `$XDG_CACHE_HOME/mnist-tfx/uv-VERSION`; uv then installs CPython 3.10 into
-`$UV_PYTHON_INSTALL_DIR` (default `~/.local/share/uv/python`) from python-build-standalone
-on GitHub, or from what `UV_PYTHON_INSTALL_MIRROR` / `UV_PYTHON_DOWNLOADS_JSON_URL` name.
+into `$XDG_CACHE_HOME/mnist-tfx/uv-VERSION`, only if its file's SHA-256 is one the lock
+pins (requirements-uv.lock); uv then installs CPython 3.10 into `$UV_PYTHON_INSTALL_DIR`
+(default `~/.local/share/uv/python`) from python-build-standalone on GitHub, or from what
+`UV_PYTHON_INSTALL_MIRROR` / `UV_PYTHON_DOWNLOADS_JSON_URL` name. uv checks that download
+against the SHA-256 its own (pinned) release lists for it.
 Any failure is one line on stderr that names the ways out, and exit status 1.
 """
 
@@ -53,6 +55,15 @@ def uv_dir(env: Mapping[str, str], version: str) -> str:
   return os.path.join(cache, "mnist-tfx", f"uv-{version}")
 
 
+def pinned_uv(lock_text: str) -> tuple[str, frozenset]:
+  """The version and SHA-256 digests that a `uv==V --hash=sha256:...` lock file pins."""
+  version = re.search(r"^uv==(\S+)", lock_text, re.MULTILINE)
+  hashes = frozenset(re.findall(r"--hash=sha256:([0-9a-f]{64})", lock_text))
+  if not version or not hashes:
+    raise ProvisionError("the uv lock names no uv==VERSION with --hash=sha256:... digests")
+  return version.group(1), hashes
+
+
 def pick_wheel(files: list, version: str, machine: str) -> dict[str, str]:
   """The manylinux wheel of uv `version` for `machine` from a PEP 691 file list."""
   for f in files:
@@ -63,8 +74,11 @@ def pick_wheel(files: list, version: str, machine: str) -> dict[str, str]:
   raise ProvisionError(f"PyPI lists no manylinux {machine} wheel of uv {version}")
 
 
-def _download_uv(version: str, dest: str, index: str) -> None:
-  """Fetches uv's wheel from the index's JSON API, checks its SHA-256, unpacks `bin/uv`."""
+def _download_uv(version: str, hashes: frozenset, dest: str, index: str) -> None:
+  """Fetches uv's wheel from the index's JSON API; unpacks `bin/uv` if its SHA-256 is pinned.
+
+  The index's own listed digest is not trusted: an index (or a proxy) could list any.
+  """
   request = urllib.request.Request(index.rstrip("/") + "/uv/", headers={"Accept": _SIMPLE_JSON})
   try:
     with urllib.request.urlopen(request, timeout=30) as r:
@@ -73,16 +87,18 @@ def _download_uv(version: str, dest: str, index: str) -> None:
       data = r.read()
   except OSError as e:  # URLError, timeouts, refused connections
     raise ProvisionError(f"could not fetch uv {version} from {index}: {e}") from e
-  if hashlib.sha256(data).hexdigest() != wheel["sha256"]:
-    raise ProvisionError(f"{wheel['filename']} from {index} failed its SHA-256 check")
+  if hashlib.sha256(data).hexdigest() not in hashes:
+    raise ProvisionError(f"{wheel['filename']} from {index} failed its SHA-256 check: "
+                         "not a digest the uv lock pins")
   os.makedirs(os.path.join(dest, "bin"))
   with zipfile.ZipFile(io.BytesIO(data)) as z, open(os.path.join(dest, "bin", "uv"), "wb") as out:
     out.write(z.read(f"uv-{version}.data/scripts/uv"))
   os.chmod(os.path.join(dest, "bin", "uv"), 0o755)
 
 
-def bootstrap_uv(version: str, dest: str, env: Mapping[str, str]) -> str:
-  """Path of uv `version` under `dest`, fetched from PyPI unless a previous run did.
+def bootstrap_uv(version: str, hashes: frozenset, dest: str, env: Mapping[str, str]) -> str:
+  """Path of uv `version` under `dest`, fetched from PyPI unless a previous run did; only a
+  file whose SHA-256 is in `hashes` is installed.
 
   pip first, as it honours the machine's index and proxy settings; `--target` also
   works where the system Python is externally managed (PEP 668). The plain download
@@ -93,14 +109,21 @@ def bootstrap_uv(version: str, dest: str, env: Mapping[str, str]) -> str:
     return uv
   tmp = f"{dest}.tmp-{os.getpid()}"  # renamed into place only when complete
   shutil.rmtree(tmp, ignore_errors=True)
-  pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                        "--no-warn-script-location", "--target", tmp, f"uv=={version}"],
-                       env=dict(env), capture_output=True, text=True, check=False)
+  os.makedirs(os.path.dirname(dest), exist_ok=True)
+  requirement = f"{tmp}.txt"  # pip checks hashes given in a requirements file only
+  try:
+    with open(requirement, "w") as f:
+      f.write(f"uv=={version} " + " ".join(f"--hash=sha256:{h}" for h in sorted(hashes)) + "\n")
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                          "--disable-pip-version-check", "--no-warn-script-location",
+                          "--require-hashes", "--target", tmp, "-r", requirement],
+                         env=dict(env), capture_output=True, text=True, check=False)
+  finally:
+    os.unlink(requirement)
   try:
     if pip.returncode != 0 or not os.access(os.path.join(tmp, "bin", "uv"), os.X_OK):
       shutil.rmtree(tmp, ignore_errors=True)
-      _download_uv(version, tmp, env.get("PIP_INDEX_URL") or "https://pypi.org/simple")
-    os.makedirs(os.path.dirname(dest), exist_ok=True)
+      _download_uv(version, hashes, tmp, env.get("PIP_INDEX_URL") or "https://pypi.org/simple")
     os.rename(tmp, dest)
   finally:
     shutil.rmtree(tmp, ignore_errors=True)
@@ -133,16 +156,22 @@ def install_python(uv: str, env: dict[str, str]) -> str:
 def main() -> None:
   """Provisions; prints the interpreter's path on stdout and one progress line on stderr."""
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-  parser.add_argument("--uv-version", required=True, help="the uv to bootstrap, e.g. 0.13.9")
+  parser.add_argument("--uv-lock", required=True,
+                      help="the uv to bootstrap: a requirements file pinning uv==V by --hash")
   args = parser.parse_args()
   env = dict(os.environ)
   env["UV_PYTHON_INSTALL_DIR"] = python_install_dir(env)  # the place the line below names
-  tools = uv_dir(env, args.uv_version)
+  try:
+    with open(args.uv_lock) as f:
+      version, hashes = pinned_uv(f.read(1 << 20))
+  except (ProvisionError, OSError) as e:
+    sys.exit(f"error: could not provision Python 3.10 ({args.uv_lock}: {e}); {WAYS_OUT}")
+  tools = uv_dir(env, version)
   print(f"Python 3.10 not found: installing uv's managed CPython 3.10 into "
-        f"{env['UV_PYTHON_INSTALL_DIR']} (uv {args.uv_version} into {tools})",
+        f"{env['UV_PYTHON_INSTALL_DIR']} (uv {version} into {tools})",
         file=sys.stderr, flush=True)
   try:
-    print(install_python(bootstrap_uv(args.uv_version, tools, env), env))
+    print(install_python(bootstrap_uv(version, hashes, tools, env), env))
   except (ProvisionError, OSError) as e:
     sys.exit(f"error: could not provision Python 3.10 ({e}); {WAYS_OUT}")
 

@@ -71,22 +71,57 @@ def test_the_image_copies_exactly_the_packages_the_compiled_commands_import():
 def test_the_image_installs_the_lock_and_takes_its_base_as_a_build_argument():
   dockerfile = _dockerfile()
   # Byte-compiled at build time: each pod would otherwise compile TF and TFX at start-up.
-  assert "uv pip sync --system --no-cache --compile-bytecode requirements.lock" in dockerfile
+  assert re.search(r'lock=requirements\.lock; if \[ -n "\$GPU" \]; then lock=requirements-gpu\.lock; '
+                   r'fi; \\\n\s+python -m uv pip sync --system --no-cache --compile-bytecode '
+                   r'--require-hashes "\$lock"', dockerfile)
+  assert "uv pip install --system --no-cache --compile-bytecode \\" not in dockerfile
+  # uv itself only from its hashed lock.
+  assert "python -m pip install --no-cache-dir --require-hashes -r requirements-uv.lock" in dockerfile
+  assert not re.search(r"uv==\d", dockerfile)
   assert re.search(r"^ARG BASE_IMAGE=python:3\.10-slim\nFROM \$\{BASE_IMAGE\}$", dockerfile,
                    re.MULTILINE)
   assert "WORKDIR /app" in dockerfile
 
 
 def test_the_gpu_build_adds_cuda_libraries_for_the_locked_tensorflow():
-  locked = re.search(r"^tensorflow==(\S+)$", _load("requirements.lock"), re.MULTILINE).group(1)
-  dockerfile = _dockerfile()
-  # Only with GPU set, and for exactly the TensorFlow the lock installs.
-  assert re.search(r'if \[ -n "\$GPU" \]; then \\\n\s+python -m uv pip install --system '
-                   r'--no-cache --compile-bytecode \\\n\s+'
-                   rf'"tensorflow\[and-cuda\]=={re.escape(locked)}"', dockerfile)
+  def pins(lock):
+    return dict(re.findall(r"^([a-z0-9][\w.-]*(?:\[[\w,-]+\])?)==([^\s\\]+)", _load(lock),
+                           re.MULTILINE))
+  cpu, gpu = pins("requirements.lock"), pins("requirements-gpu.lock")
+  # The same environment, plus TensorFlow's CUDA 12.2 / cuDNN 8.9 wheels, hashed like it.
+  assert {k: v for k, v in gpu.items() if k in cpu} == cpu
+  assert gpu["nvidia-cudnn-cu12"].startswith("8.9") and gpu["nvidia-cuda-runtime-cu12"].startswith("12.2")
+  assert set(gpu) - set(cpu) == {k for k in gpu if k.startswith("nvidia-")}
+  assert "tensorflow[and-cuda]==" + cpu["tensorflow"] in _load("requirements-gpu.in")
   makefile = _load("Makefile")
   base = re.search(r"^ifeq \(\$\(GPU\),1\)\n(?:.*\n)*?BASE_IMAGE \?= (\S+)$", makefile,
                    re.MULTILINE).group(1)
   # TF 2.15 is built against CUDA 12.2; the base's CUDA must be 12.2 or later in 12.x.
   assert re.fullmatch(r"nvidia/cuda:12\.[2-9][.\d]*-\w+-ubuntu22\.04", base), base
   assert "--build-arg GPU=$(GPU)" in makefile
+
+
+def test_the_image_runs_as_a_numeric_non_root_user_and_keeps_no_build_secret():
+  dockerfile = _dockerfile()
+  users = re.findall(r"^USER (\S+)$", dockerfile, re.MULTILINE)
+  # The last USER is the one containers start as; numeric, so runAsNonRoot can check it.
+  assert users and re.fullmatch(r"[1-9]\d*:[1-9]\d*", users[-1]), users
+  uid = users[-1].split(":")[0]
+  assert re.search(rf"useradd --uid {uid} .*--home-dir /home/app", dockerfile)
+  assert dockerfile.rstrip().splitlines()[-1] == f"USER {users[-1]}"
+  # The site's CA bundle only as a build secret of the step that needs it: no COPY, no ADD.
+  assert "--mount=type=secret,id=ca_bundle" in dockerfile
+  assert not re.search(r"^(COPY|ADD)\b.*(\.crt|\.pem|ca-certificates)", dockerfile, re.MULTILINE)
+  with open(os.path.join(REPO, "deploy", "make-base-image.sh")) as f:
+    assert "ca-certificates/*.crt" not in f.read()
+
+
+def test_the_build_context_leaves_out_venvs_git_and_outputs():
+  ignored = {line.strip() for line in _load(".dockerignore").splitlines()
+             if line.strip() and not line.startswith("#")}
+  assert {".git", ".venv", ".venv-*", "output"} <= ignored
+  # Nothing the Dockerfile copies is ignored.
+  copied = {c.rstrip("/") for sources in re.findall(r"^COPY (.+) \S+$", _dockerfile(), re.MULTILINE)
+            for c in sources.split()}
+  assert {"requirements.lock", "requirements-uv.lock", "pipeline"} <= copied
+  assert not copied & ignored

@@ -188,3 +188,76 @@ def test_the_venv_is_byte_compiled(module):
   import importlib.util
   origin = importlib.util.find_spec(module).origin
   assert os.path.exists(importlib.util.cache_from_source(origin)), origin
+
+
+def _dry_run(tmp, *targets: str) -> str:
+  """The recipes `make -n` would run for `targets`, with the venv under `tmp`."""
+  venv = tmp / "venv"
+  made = _make({"PATH": os.environ["PATH"], "HOME": str(tmp)}, "-n", "-B", f"VENV={venv}",
+               *[t.replace("VENV", str(venv)) for t in targets])
+  assert made.returncode == 0, made.stderr
+  return made.stdout
+
+
+def test_the_venv_installs_only_files_whose_hash_the_lock_pins(tmp_path):
+  recipes = _dry_run(tmp_path, "VENV/.synced")
+  # uv itself, before it installs anything else, then everything in the lock.
+  assert re.search(r"-m pip install -q --disable-pip-version-check --require-hashes \\\n"
+                   r"\s+-r requirements-uv.lock", recipes), recipes
+  assert re.search(r"uv pip sync -q --compile-bytecode --require-hashes --python \S+ "
+                   r"requirements.lock", recipes), recipes
+  with open(os.path.join(REPO, "Makefile")) as f:
+    makefile = f.read()
+  assert not re.search(r"install[^\n]*uv==", makefile)  # never unpinned by hash
+  lock = makefile[makefile.index("\nlock:"):makefile.index("\nlock-uv:")]
+  assert lock.count("--generate-hashes") == 3  # requirements, -gpu and -audit .lock
+
+
+def _warning(python: str, safe: str) -> subprocess.CompletedProcess:
+  return _make({"PATH": os.environ["PATH"], "HOME": "/nonexistent"}, f"PY310_SAFE={safe}",
+               "--eval", "warn: ; @$(call warn_old_python310," + python + ")", "warn")
+
+
+def test_a_python310_older_than_the_tarfile_fix_gets_one_line_and_the_build_goes_on():
+  python = os.path.realpath(sys.executable)
+  version = ".".join(map(str, sys.version_info[:3]))
+  newer = f"{sys.version_info[0]}.{sys.version_info[1]}.{sys.version_info[2] + 1}"
+  older = _warning(python, newer)
+  assert older.returncode == 0 and older.stdout == ""
+  assert older.stderr.splitlines() == [
+      f"warning: {python} is Python {version}, older than {newer}: its tarfile lacks the fix for "
+      f"CVE-2025-4517; install {newer} or later (pyenv install 3.10) or pass "
+      "PYTHON310=/path/to/a/newer/python3.10"]
+  same = _warning(python, version)
+  assert (same.returncode, same.stdout, same.stderr) == (0, "", "")
+
+
+def test_the_warning_threshold_is_the_release_with_the_fix_and_the_venv_step_uses_it():
+  with open(os.path.join(REPO, "Makefile")) as f:
+    makefile = f.read()
+  assert re.search(r"^PY310_SAFE := 3\.10\.18$", makefile, re.MULTILINE)
+  step = makefile[makefile.index("\n$(PY):"):makefile.index("\nwarn_old_python310 =")]
+  assert '$(call warn_old_python310,$$py); "$$py" -m venv $(VENV)' in step
+
+
+def test_make_image_advises_a_digest_for_a_tag_only_base_and_names_a_missing_engine(tmp_path):
+  """No engine on PATH: nothing is built; first the one line about the base, then the error."""
+  tools = tmp_path / "bin"  # what the recipe needs besides an engine
+  tools.mkdir()
+  for tool in ("mkdir", "cat"):
+    os.symlink(shutil.which(tool), tools / tool)
+  env = {"PATH": str(tools), "HOME": str(tmp_path)}
+  make = shutil.which("make")
+  tagged = subprocess.run([make, "--no-print-directory", "image"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+  assert tagged.returncode != 0
+  assert [line for line in tagged.stderr.splitlines() if not line.startswith("make: ")] == [
+      "note: BASE_IMAGE=python:3.10-slim is pinned by tag only; pin it by digest for a "
+      "reproducible image (docs/security.md)",
+      "error: no container engine: install podman (apt-get install podman) or start docker"]
+  pinned = subprocess.run([make, "--no-print-directory", "image",
+                           "BASE_IMAGE=python:3.10-slim@sha256:" + "0" * 64], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+  assert "note:" not in pinned.stderr and "error: no container engine" in pinned.stderr
+  with open(os.path.join(REPO, "Makefile")) as f:  # what it prints after a build
+    assert 'echo "built $(IMAGE): image ID $$(cat $(IMAGE_ID_FILE))"' in f.read()

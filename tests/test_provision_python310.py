@@ -10,6 +10,7 @@ import io
 import json
 import os
 import platform
+import re
 import sys
 import threading
 import zipfile
@@ -35,7 +36,9 @@ def _wheel() -> bytes:
   """A uv wheel as far as the bootstrap reads one: the binary under `.data/scripts/`."""
   buf = io.BytesIO()
   with zipfile.ZipFile(buf, "w") as z:
-    z.writestr(f"uv-{VERSION}.data/scripts/uv", "#!/bin/sh\necho uv-from-the-test-index\n")
+    # A fixed date: the same bytes, so the same digest, every time it is built.
+    z.writestr(zipfile.ZipInfo(f"uv-{VERSION}.data/scripts/uv", (2020, 1, 1, 0, 0, 0)),
+               "#!/bin/sh\necho uv-from-the-test-index\n")
   return buf.getvalue()
 
 
@@ -71,13 +74,16 @@ def _serve(wheel: bytes, listed_sha256: str):
   return server
 
 
+WHEEL_SHA256 = hashlib.sha256(_wheel()).hexdigest()
+
+
 @pytest.fixture
 def index():
   servers = []
 
   def start(listed_sha256=None):
     wheel = _wheel()
-    servers.append(_serve(wheel, listed_sha256 or hashlib.sha256(wheel).hexdigest()))
+    servers.append(_serve(wheel, listed_sha256 or WHEEL_SHA256))
     return f"http://127.0.0.1:{servers[-1].server_address[1]}/simple"
 
   yield start
@@ -95,23 +101,45 @@ def _env(tmp_path, index_url: str) -> dict:
 
 def test_bootstrap_puts_the_indexs_manylinux_uv_in_place_once(tmp_path, index):
   dest = str(tmp_path / "cache" / "mnist-tfx" / f"uv-{VERSION}")
-  uv = provision.bootstrap_uv(VERSION, dest, _env(tmp_path, index()))
+  uv = provision.bootstrap_uv(VERSION, frozenset({WHEEL_SHA256}), dest, _env(tmp_path, index()))
   assert uv == os.path.join(dest, "bin", "uv")
   assert os.access(uv, os.X_OK)
   with open(uv) as f:
     assert "uv-from-the-test-index" in f.read()
   assert sorted(os.listdir(os.path.dirname(dest))) == [f"uv-{VERSION}"]  # no staging left
   # Found in place the next time: an index that would fail is not asked.
-  assert provision.bootstrap_uv(VERSION, dest, _env(tmp_path, "http://127.0.0.1:9/simple")) == uv
+  assert provision.bootstrap_uv(VERSION, frozenset({WHEEL_SHA256}), dest,
+                                _env(tmp_path, "http://127.0.0.1:9/simple")) == uv
 
 
-def test_bootstrap_refuses_a_wheel_whose_digest_differs_and_leaves_nothing(tmp_path, index):
+@pytest.mark.parametrize("pinned, listed", [("0" * 64, None), (WHEEL_SHA256, "0" * 64)],
+                         ids=["index-consistent-but-not-pinned", "index-lists-another-digest"])
+def test_bootstrap_installs_only_a_wheel_whose_digest_the_lock_pins(tmp_path, index, pinned,
+                                                                    listed):
+  """An index (or a proxy) that lists the digest of the wheel it serves is not believed: the
+  pinned digest decides. pip is asked first, with --require-hashes, and refuses it too."""
   (tmp_path / "tools").mkdir()
   dest = str(tmp_path / "tools" / f"uv-{VERSION}")
-  with pytest.raises(provision.ProvisionError, match="failed its SHA-256 check"):
-    provision.bootstrap_uv(VERSION, dest, _env(tmp_path, index(listed_sha256="0" * 64)))
-  assert not os.path.exists(dest)
-  assert os.listdir(tmp_path / "tools") == []
+  if listed is None:
+    with pytest.raises(provision.ProvisionError, match="not a digest the uv lock pins"):
+      provision.bootstrap_uv(VERSION, frozenset({pinned}), dest, _env(tmp_path, index()))
+    assert os.listdir(tmp_path / "tools") == []  # nothing installed, no staging left
+  else:  # The index's listing is not what is checked: the pinned wheel goes in.
+    provision.bootstrap_uv(VERSION, frozenset({pinned}), dest,
+                           _env(tmp_path, index(listed_sha256=listed)))
+    assert os.listdir(tmp_path / "tools") == [f"uv-{VERSION}"]
+
+
+def test_the_uv_lock_pins_the_makefiles_uv_by_every_files_digest():
+  with open(os.path.join(REPO, "requirements-uv.lock")) as f:
+    version, hashes = provision.pinned_uv(f.read())
+  with open(os.path.join(REPO, "Makefile")) as f:
+    assert re.search(r"^UV_VERSION := (\S+)$", f.read(), re.MULTILINE).group(1) == version
+  with open(os.path.join(REPO, "requirements.lock")) as f:  # .venv's own uv: the same one
+    assert re.search(r"^uv==(\S+) ", f.read(), re.MULTILINE).group(1) == version
+  assert len(hashes) >= 10  # manylinux, musllinux, macOS and Windows wheels, and the sdist
+  with pytest.raises(provision.ProvisionError, match="no uv==VERSION"):
+    provision.pinned_uv("uv==0.13.9\n")
 
 
 def test_uv_errors_come_down_to_the_host_and_the_innermost_cause():

@@ -18,6 +18,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import yaml
 from kfp import onprem
+from kubernetes import client as k8s
 from tfx.dsl.components.base.base_beam_component import BaseBeamComponent
 from tfx.orchestration.kubeflow import kubeflow_dag_runner
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
@@ -37,6 +38,12 @@ KFP_SCHEMA_FILE = "/app/pipeline/data/schema.pbtxt"
 # Pipeline-wide Beam options: none. Each Beam step gets DirectRunner settings that fit
 # its own CPU request (`pods.beam_args_for`), never one worker per core of the node.
 KFP_BEAM_ARGS: Tuple[str, ...] = ()
+# The image's user (Dockerfile `USER 10001:10001`), by number so that Kubernetes can check
+# runAsNonRoot against it. tests/pipeline/runners/test_kubeflow_nonroot.py runs a step so.
+RUN_AS_USER = 10001
+# TFX writes each step's KFP UI metadata here; its default, /mlpipeline-ui-metadata.json, is
+# in / where that user cannot write. Argo collects the file from any path.
+KFP_UI_METADATA_PATH = "/tmp/mlpipeline-ui-metadata.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,12 +130,17 @@ def compile_vertex(config: PipelineConfig, output_file: str, image: str,
 
 
 def _operator_funcs(pods: PodSettings) -> list:
-  """kfp 1.8 ContainerOp modifiers: the metadata config map, each step's resources, a PVC."""
+  """kfp 1.8 ContainerOp modifiers: the metadata config map, each step's resources and
+  security context, a PVC."""
   def set_resources(op):
     resources = pods.resources[op.human_name]  # The TFX component id.
     op.container.set_cpu_request(resources.cpu)
     op.container.set_memory_request(resources.memory)
     op.container.set_memory_limit(resources.memory_limit)
+    # The step's container only: Argo's own init and wait containers keep theirs.
+    op.container.set_security_context(k8s.V1SecurityContext(
+        run_as_non_root=True, run_as_user=RUN_AS_USER, run_as_group=RUN_AS_USER,
+        allow_privilege_escalation=False, capabilities=k8s.V1Capabilities(drop=["ALL"])))
     return op
   funcs = kubeflow_dag_runner.get_default_pipeline_operator_funcs() + [set_resources]
   if pods.volume:
@@ -152,7 +164,8 @@ def compile_kubeflow(config: PipelineConfig, output_file: str, image: str,
         output_dir=scratch, output_filename="workflow.yaml",
         config=kubeflow_dag_runner.KubeflowDagRunnerConfig(
             kubeflow_metadata_config=kubeflow_dag_runner.get_default_kubeflow_metadata_config(),
-            tfx_image=image, pipeline_operator_funcs=_operator_funcs(pods) + list(op_funcs)))
+            tfx_image=image, pipeline_operator_funcs=_operator_funcs(pods) + list(op_funcs),
+            metadata_ui_path=KFP_UI_METADATA_PATH))
     runner.run(_pipeline_for_pods(config, pods))
     with open(os.path.join(scratch, "workflow.yaml")) as f:
       text = _reproducible(yaml.safe_load(f))

@@ -6,18 +6,21 @@ runs its template's exact container `command` + `args` in a subprocess, with
 `{{inputs.parameters.*}}` substituted and the container's environment built as
 the pod's would be: `env` values, the downward API's `fieldRef`s from the pod's
 metadata, and `envFrom` config maps. What the pod would write to its output
-artifact paths goes to a per-step directory instead of `/`, and a step that
-leaves one missing fails, as Argo fails it.
+artifact paths goes under a per-step stand-in for the container's `/` (root's, with a
+world-writable `tmp/` as in the image), and a step that leaves one missing fails, as
+Argo fails it. With `Cluster.as_pod_user`, each step runs as the user its container's
+securityContext names (`pod_user`), as the kubelet starts it.
 """
 
 import dataclasses
 import os
+import shutil
 import re
 import signal
 import subprocess
 import time
 import uuid
-from typing import Any, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 _PARAMETER = re.compile(r"\{\{inputs\.parameters\.([\w-]+)\}\}")
 _LABEL = re.compile(r"metadata\.labels\['(.+)'\]")
@@ -101,10 +104,61 @@ def _run_logged(argv: List[str], cwd: str, env: Mapping[str, str], log_path: str
 
 @dataclasses.dataclass
 class Cluster:
-  """What the pods of a run see: config maps and secrets by name, and the host's env."""
+  """What the pods of a run see: config maps and secrets by name, and the host's env;
+  `as_pod_user`: steps run as their securityContext's user."""
   config_maps: Mapping[str, Mapping[str, str]]
   base_env: Mapping[str, str]
   secrets: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
+  as_pod_user: bool = False
+  # A container engine's `run` command line up to the image (e.g. podman run --rm -v ...):
+  # each step then runs in `image` itself, its /tmp the stand-in's tmp/.
+  engine: Sequence[str] = ()
+  image: str = ""
+
+
+def in_container(cluster: Cluster, argv: List[str], pod_vars: Sequence[str], tmp: str,
+                 user: Optional[Tuple[int, int]]) -> List[str]:
+  """`argv` run in `cluster.image`, with the pod's variables and, if given, its user."""
+  return [*cluster.engine, "-v", f"{tmp}:/tmp", *[f"--env={name}" for name in pod_vars],
+          *([f"--user={user[0]}:{user[1]}"] if user else []), cluster.image, *argv]
+
+
+def pod_user(container: Dict[str, Any]) -> Optional[Tuple[int, int]]:
+  """(uid, gid) the container's securityContext runs it as; None if it names none.
+
+  Like the kubelet, refuses runAsNonRoot without a non-zero numeric runAsUser.
+  """
+  context = container.get("securityContext", {})
+  uid = context.get("runAsUser")
+  if context.get("runAsNonRoot") and not uid:
+    raise ValueError("runAsNonRoot without a non-zero runAsUser: the kubelet refuses the pod")
+  return None if uid is None else (uid, context.get("runAsGroup", uid))
+
+
+def as_user(argv: List[str], uid: int, gid: int) -> List[str]:
+  """`argv` run as uid:gid with no supplementary groups (setpriv, from root).
+
+  CAP_DAC_READ_SEARCH, and no other capability, stands in for an image whose files are
+  world-readable: this machine's Python may sit under a root-only directory (/root). Every
+  write is still checked as uid:gid.
+  """
+  if os.geteuid() != 0:  # Already not root: the step runs as this user.
+    return argv
+  return [shutil.which("setpriv") or "setpriv", f"--reuid={uid}", f"--regid={gid}",
+          "--clear-groups", "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search",
+          "--", *argv]
+
+
+def _container_root(step_dir: str, paths: Sequence[str]) -> Dict[str, str]:
+  """Each output path under `step_dir/fs`, the container's `/`: root-owned, but `tmp/`
+  world-writable (sticky), as in the image."""
+  root = os.path.join(step_dir, "fs")
+  os.makedirs(os.path.join(root, "tmp"))
+  os.chmod(os.path.join(root, "tmp"), 0o1777)
+  local = {path: os.path.join(root, path.lstrip("/")) for path in paths}
+  for path in local.values():
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+  return local
 
 
 def _pod(template: Dict[str, Any], workflow_name: str, run_id: str) -> Dict[str, Any]:
@@ -120,11 +174,18 @@ def run_step(template: Dict[str, Any], step_inputs: Mapping[str, str], pod: Dict
   """Runs one container template as its pod would; returns (exit status, log)."""
   container = template["container"]
   os.makedirs(step_dir)
-  outputs = {a["path"]: os.path.join(step_dir, os.path.basename(a["path"]))
-             for a in template.get("outputs", {}).get("artifacts", [])}
-  argv = [outputs.get(a, a) for a in (substitute(a, step_inputs)
-                                      for a in container["command"] + container["args"])]
-  env = {**cluster.base_env, **pod_env(container, pod, cluster.config_maps, cluster.secrets)}
+  outputs = _container_root(step_dir, [a["path"] for a in
+                                       template.get("outputs", {}).get("artifacts", [])])
+  argv = [substitute(a, step_inputs) for a in container["command"] + container["args"]]
+  user = pod_user(container) if cluster.as_pod_user else None
+  variables = pod_env(container, pod, cluster.config_maps, cluster.secrets)
+  if cluster.engine:  # The paths are the container's own: its /tmp is the stand-in's tmp/.
+    argv = in_container(cluster, argv, sorted(variables), os.path.join(step_dir, "fs", "tmp"),
+                        user)
+  else:
+    argv = [outputs.get(a, a) for a in argv]
+    argv = as_user(argv, *user) if user else argv
+  env = {**cluster.base_env, **variables}
   returncode = _run_logged(argv, cwd, env, os.path.join(step_dir, "log.txt"), timeout_s)
   with open(os.path.join(step_dir, "log.txt"), errors="replace") as f:
     log = f.read()
