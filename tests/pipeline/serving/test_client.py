@@ -19,7 +19,6 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 from pipeline.data import contract, idx
 from pipeline.serving import client
 from tests.conftest import idx_name
-from trainer_module import export
 
 # The serving commands moved from README.md to this docs page.
 SERVING_DOC = os.path.join(os.path.dirname(__file__), "..", "..", "..", "docs",
