@@ -16,8 +16,8 @@ import pytest
 
 from pipeline.runners.kubeflow import RUN_AS_USER
 from tests.conftest import write_dataset
-from tests.pipeline.runners.argo_replay import Cluster, run_workflow
-from tests.pipeline.runners.mlmd_grpc import MetadataService
+from tests.support.argo_replay import Cluster, run_workflow
+from tests.support.mlmd_grpc import MetadataService
 from tests.pipeline.runners.test_kubeflow_nonroot import _workflow
 
 IMAGE = os.environ.get("MNIST_TFX_IMAGE", "localhost/mnist-tfx:local")

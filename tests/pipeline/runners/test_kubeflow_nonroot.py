@@ -17,8 +17,8 @@ import yaml
 
 from pipeline.runners.kubeflow import KFP_OUTPUT_ROOT, KFP_UI_METADATA_PATH, RUN_AS_USER
 from tests.conftest import write_dataset
-from tests.pipeline.runners.argo_replay import Cluster, as_user, pod_user, run_workflow
-from tests.pipeline.runners.mlmd_grpc import MetadataService
+from tests.support.argo_replay import Cluster, as_user, pod_user, run_workflow
+from tests.support.mlmd_grpc import MetadataService
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
