@@ -65,8 +65,7 @@ def test_the_workflows_first_step_runs_in_the_image_as_its_security_context_says
   write_dataset(str(data), n_train=40, n_eval=20, seed=3)
   os.chmod(tmp_path, 0o755)
   with MetadataService(str(tmp_path / "mlmd.db")) as service:
-    cluster = Cluster({"metadata-grpc-configmap": {"METADATA_GRPC_SERVICE_HOST": "127.0.0.1",
-                                                   "METADATA_GRPC_SERVICE_PORT": str(service.port)}},
+    cluster = Cluster(service.config_maps(),
                       dict(os.environ), as_pod_user=True, image=IMAGE,
                       engine=[*ENGINE, "-v", f"{bucket}:{bucket}", "-v", f"{data}:{data}:ro"])
     workflow = _workflow(str(bucket))

@@ -12,7 +12,7 @@ import sys
 from typing import NoReturn, Tuple
 
 from pipeline import checks
-from pipeline.config import ACCURACY_THRESHOLDS
+from pipeline.config import ACCURACY_THRESHOLDS, check_threshold
 from pipeline.data import contract
 from trainer_module import defaults, hparams as hp, shutdown
 
@@ -85,7 +85,6 @@ def pipeline_args(p: argparse.ArgumentParser) -> None:
 def settings(args: argparse.Namespace) -> Tuple[hp.HParams, float]:
   """Hyperparameters and accuracy threshold: flags over the dataset's defaults, checked
   (the threshold's range by `config.check_threshold`, its one home)."""
-  from pipeline.config import check_threshold
   hparams = defaults.resolve(args.dataset, hp.flag_values(args))
   threshold = (ACCURACY_THRESHOLDS[args.dataset] if args.accuracy_threshold is None
                else args.accuracy_threshold)

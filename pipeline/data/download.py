@@ -5,14 +5,13 @@ is followed only to https, or within the origin (scheme, host, port) that was as
 """
 
 import os
-import time
 import urllib.parse
 import urllib.request
 from typing import Optional
 
 from tqdm import tqdm
 
-from pipeline.data.limits import TooLargeError, check_deadline, copy_bounded
+from pipeline.data.limits import TooLargeError, copy_bounded, time_left
 
 
 class RedirectRefused(ValueError):
@@ -50,10 +49,9 @@ def download(url: str, dest: str, limit: int, io_timeout: float, deadline: float
   which names `what`, by default the URL).
   """
   what = what or url
-  check_deadline(deadline, what)
   opener = urllib.request.build_opener(_SafeRedirects())
-  left = max(deadline - time.monotonic(), 0.001)
-  with opener.open(url, timeout=min(io_timeout, left)) as response, open(dest, "wb") as out:
+  timeout = min(io_timeout, time_left(deadline, what))
+  with opener.open(url, timeout=timeout) as response, open(dest, "wb") as out:
     total = int(response.headers.get("Content-Length") or 0) or None
     if total and total > limit:  # Refused before a byte of the body is read.
       raise TooLargeError(f"{what}: announces {total:,} bytes, more than the {limit:,} the "

@@ -27,6 +27,13 @@ def check_deadline(deadline: Optional[float], what: str) -> None:
     raise TimeoutError(f"{what}: gave up at the source's deadline")
 
 
+def time_left(deadline: float, what: str) -> float:
+  """Seconds until `deadline` (at least a millisecond, for a timeout argument); TimeoutError
+  once it has passed."""
+  check_deadline(deadline, what)
+  return max(deadline - time.monotonic(), 0.001)
+
+
 def copy_bounded(read: Callable[[int], bytes], out: BinaryIO, limit: int, what: str,
                  deadline: Optional[float] = None,
                  on_chunk: Callable[[bytes], None] = lambda chunk: None) -> int:

@@ -15,14 +15,13 @@ import os
 import resource
 import signal
 import subprocess
-import time
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from pipeline.data import contract
 from pipeline.data.archives import copy_deb_members, copy_members, verify_archive
 from pipeline.data.datasets import ArchivePin, DatasetSpec
 from pipeline.data.download import download
-from pipeline.data.limits import TooLargeError, check_deadline, gzip_bound
+from pipeline.data.limits import TooLargeError, gzip_bound, time_left
 
 _LOG = logging.getLogger(__name__)
 Getter = Callable[[str], str]
@@ -39,11 +38,6 @@ class Timeouts:
   """
   io_s: float = 30.0
   source_s: float = 300.0
-
-
-def _time_left(deadline: float, what: str) -> float:
-  check_deadline(deadline, what)
-  return max(deadline - time.monotonic(), 0.001)
 
 
 def _limit_file_size(max_bytes: int) -> Callable[[], None]:
@@ -64,7 +58,7 @@ def _run(cmd: List[str], cwd: str, deadline: float, max_file_bytes: Optional[int
   shown = " ".join(cmd)
   try:
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True,
-                          timeout=_time_left(deadline, f"`{shown}`"),
+                          timeout=time_left(deadline, f"`{shown}`"),
                           preexec_fn=_limit_file_size(max_file_bytes) if max_file_bytes else None)
   except FileNotFoundError:
     raise RuntimeError(f"`{cmd[0]}` is not installed") from None

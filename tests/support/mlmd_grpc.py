@@ -68,6 +68,11 @@ class MetadataService:
     self._server.start()
     return self
 
+  def config_maps(self) -> dict:
+    """The cluster's `metadata-grpc-configmap`, as KFP's pods read it, pointing here."""
+    return {"metadata-grpc-configmap": {"METADATA_GRPC_SERVICE_HOST": "127.0.0.1",
+                                        "METADATA_GRPC_SERVICE_PORT": str(self.port)}}
+
   def __exit__(self, *exc) -> None:
     self._server.stop(grace=None)
     self._server = self._store = None

@@ -60,8 +60,7 @@ def test_the_example_gen_step_runs_as_the_non_root_user(tmp_path):
   env = {**os.environ, "HOME": str(home),
          "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
   with MetadataService(str(tmp_path / "mlmd.db")) as service:
-    cluster = Cluster({"metadata-grpc-configmap": {"METADATA_GRPC_SERVICE_HOST": "127.0.0.1",
-                                                   "METADATA_GRPC_SERVICE_PORT": str(service.port)}},
+    cluster = Cluster(service.config_maps(),
                       env, as_pod_user=True)
     [result] = run_workflow(_workflow(str(bucket)), {"data_dir": str(tmp_path / "idx")}, "run-1",
                             cluster, str(tmp_path / "steps"), REPO, timeout_s=600,

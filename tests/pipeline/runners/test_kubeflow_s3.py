@@ -70,8 +70,7 @@ def test_a_stock_tfx_step_writes_to_s3_with_the_pods_env_only(tmp_path):
     base["PATH"] = os.path.dirname(sys.executable) + os.pathsep + base["PATH"]
     secret = {"accesskey": env["AWS_ACCESS_KEY_ID"], "secretkey": env["AWS_SECRET_ACCESS_KEY"]}
     with MetadataService(str(tmp_path / "mlmd.db")) as service:
-      config_maps = {"metadata-grpc-configmap": {"METADATA_GRPC_SERVICE_HOST": "127.0.0.1",
-                                                 "METADATA_GRPC_SERVICE_PORT": str(service.port)}}
+      config_maps = service.config_maps()
       cluster = Cluster(config_maps, base, {"mlpipeline-minio-artifact": secret})
       [result] = run_workflow(workflow, {}, "run-s3", cluster, str(tmp_path / "run"), REPO,
                               timeout_s=600, only=["schemagen"])

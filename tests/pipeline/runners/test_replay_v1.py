@@ -32,8 +32,7 @@ def _workflow(root: str) -> dict:
 def _replay(workflow: dict, service: MetadataService, work_dir: str, run_id: str,
             parameters: Dict[str, str]) -> List[StepResult]:
   env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
-  config_maps = {"metadata-grpc-configmap": {"METADATA_GRPC_SERVICE_HOST": "127.0.0.1",
-                                             "METADATA_GRPC_SERVICE_PORT": str(service.port)}}
+  config_maps = service.config_maps()
   results = run_workflow(workflow, parameters, run_id, Cluster(config_maps, env), work_dir, REPO,
                          timeout_s=900)
   print(f"{run_id}: " + "; ".join(f"{r.name} exit {r.returncode} {r.seconds:.1f} s"
